@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/kernel"
+	"github.com/netlab/netlab/lab/plan"
+)
+
+// preflight refuses a plan this kernel cannot build, naming what is
+// missing and how to get it; netlab never falls back silently.
+func preflight(p *plan.Plan) error {
+	missing := kernel.Missing(lab.Requirements(p)...)
+	if len(missing) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "this machine cannot run lab %s; missing:", p.Lab)
+	for _, m := range missing {
+		fmt.Fprintf(&b, "\n  - %s: %s", m.Feature, m.Detail)
+		if m.Fix != "" {
+			fmt.Fprintf(&b, "\n    fix: %s", m.Fix)
+		}
+	}
+	return fmt.Errorf("%s", b.String())
+}
+
+func doctorCmd() *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "doctor [SCENARIO]",
+		Short: "Check this kernel and its tools; say what a scenario needs and lacks",
+		Long: `doctor probes this machine for every kernel feature and tool netlab uses (it creates
+test devices in a scratch namespace, never in the host's). Given a scenario, it also lists
+what that scenario needs and exits 1 if anything is missing.`,
+		Example: `  netlab doctor
+  netlab doctor flannel-vxlan -o json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
+			if err := requireRoot(); err != nil {
+				return err
+			}
+			checks := kernel.Probe(kernel.All()...)
+			var needs []kernel.Feature
+			scenario := ""
+			if len(args) == 1 {
+				sc, err := loadScenario(args[0])
+				if err != nil {
+					return err
+				}
+				p, err := lab.Compile(sc.Topology, sc.Topology.Name)
+				if err != nil {
+					return err
+				}
+				needs, scenario = lab.Requirements(p), sc.Topology.Name
+			}
+			needed := map[kernel.Feature]bool{}
+			for _, f := range needs {
+				needed[f] = true
+			}
+			var lacking []string
+			for _, c := range checks {
+				if needed[c.Feature] && !c.OK {
+					lacking = append(lacking, string(c.Feature))
+				}
+			}
+			if out == "json" {
+				type row struct {
+					kernel.Check
+					Needed bool `json:"neededByScenario,omitempty"`
+				}
+				rows := make([]row, len(checks))
+				for i, c := range checks {
+					rows[i] = row{c, needed[c.Feature]}
+				}
+				if err := printJSON(map[string]any{"scenario": scenario, "checks": rows, "missing": lacking}); err != nil {
+					return err
+				}
+			} else {
+				w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(w, "FEATURE\tOK\tNEEDED\tDETAIL")
+				for _, c := range checks {
+					ok := map[bool]string{true: "yes", false: "NO"}[c.OK]
+					need := ""
+					if needed[c.Feature] {
+						need = "needed"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Feature, ok, need, c.Detail)
+				}
+				w.Flush()
+				for _, c := range checks {
+					if !c.OK && c.Fix != "" && (scenario == "" || needed[c.Feature]) {
+						fmt.Printf("%s: %s\n", c.Feature, c.Fix)
+					}
+				}
+				if scenario != "" {
+					if len(lacking) == 0 {
+						fmt.Printf("\n%s: this machine has everything it needs\n", scenario)
+					} else {
+						fmt.Printf("\n%s: cannot run here; missing %s\n", scenario, strings.Join(lacking, ", "))
+					}
+				}
+			}
+			if len(lacking) > 0 {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	addOutput(c, &out)
+	return c
+}

@@ -1,0 +1,112 @@
+// Command netlab rebuilds a Kubernetes cluster's dataplane in network
+// namespaces on one machine. Each verb is one file; all logic lives in lab/
+// and probes/.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/topology"
+	"github.com/netlab/netlab/topologies"
+)
+
+// exitError carries an exit code without printing anything more.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	root := &cobra.Command{
+		Use:   "netlab",
+		Short: "Rebuild a Kubernetes cluster's dataplane in network namespaces",
+		Long: `netlab builds "nodes" and "pods" as named network namespaces joined by veths, bridges and
+VXLAN, wires them as a CNI mode would, serves an app in every pod and fires real TCP probes
+through them. Scenarios are YAML files; the built-in ones are listed by 'netlab scenarios'.`,
+		Example: `  netlab up flannel-vxlan
+  netlab test flannel-vxlan
+  netlab probe flannel-vxlan client-a pod/web-2
+  netlab exec flannel-vxlan node-1 -- ip route
+  netlab down flannel-vxlan`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(upCmd(), downCmd(), statusCmd(), lsCmd(), execCmd(), probeCmd(), conntrackCmd(),
+		testCmd(), planCmd(), doctorCmd(), scenariosCmd(), daemonCmd())
+	if err := root.Execute(); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		fmt.Fprintln(os.Stderr, "netlab:", err)
+		os.Exit(1)
+	}
+}
+
+// addOutput adds -o/--output to a command.
+func addOutput(c *cobra.Command, out *string) {
+	c.Flags().StringVarP(out, "output", "o", "table", "output format: table or json")
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func checkOutput(out string) error {
+	if out != "table" && out != "json" {
+		return fmt.Errorf("unknown output format %q (use table or json)", out)
+	}
+	return nil
+}
+
+// loadScenario resolves a scenario argument: a path to a YAML file, or the
+// name of a built-in scenario.
+func loadScenario(arg string) (*lab.Scenario, error) {
+	var (
+		data   []byte
+		source string
+	)
+	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
+		data, err = os.ReadFile(arg)
+		if err != nil {
+			return nil, err
+		}
+		source = arg
+	} else if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") || strings.Contains(arg, "/") {
+		return nil, fmt.Errorf("scenario file %s: %w", arg, os.ErrNotExist)
+	} else if d, ok := topologies.Get(arg); ok {
+		data, source = d, "builtin:"+arg+".yaml"
+	} else {
+		return nil, fmt.Errorf("no scenario %q: not a file, and the built-in ones are %s", arg, strings.Join(topologies.Names(), ", "))
+	}
+	t, err := topology.Load(source, data)
+	if err != nil {
+		return nil, err
+	}
+	return &lab.Scenario{Source: source, YAML: data, Topology: t}, nil
+}
+
+// daemonCommand re-executes this binary as the lab daemon.
+func daemonCommand(labName string) *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return exec.Command(exe, "daemon", labName)
+}
+
+func requireRoot() error {
+	if os.Geteuid() != 0 {
+		return errors.New("this needs root (network namespaces, netlink and iptables): run it with sudo")
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netlab/netlab/lab"
+)
+
+func planCmd() *cobra.Command {
+	var (
+		out, name, only string
+	)
+	c := &cobra.Command{
+		Use:   "plan SCENARIO",
+		Short: "Print what up would create, as ip / bridge / iptables-restore commands (no root needed)",
+		Long: `plan compiles a scenario and prints the plan: every namespace, sysctl, link, address,
+route, neighbour, FDB entry and iptables ruleset that up would create, as the equivalent
+shell commands. What is printed is what is applied.`,
+		Example: `  netlab plan flannel-vxlan
+  netlab plan flannel-vxlan --node node-1
+  netlab plan ./my-cluster.yaml -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
+			sc, err := loadScenario(args[0])
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				name = sc.Topology.Name
+			}
+			p, err := lab.Compile(sc.Topology, name)
+			if err != nil {
+				return err
+			}
+			if only != "" {
+				nsName, err := lab.Namespace(sc.Topology, name, only)
+				if err != nil {
+					return err
+				}
+				ns := p.Namespace(nsName)
+				if out == "json" {
+					return printJSON(ns)
+				}
+				return p.RenderNamespace(os.Stdout, ns)
+			}
+			if out == "json" {
+				return printJSON(p)
+			}
+			if err := p.Render(os.Stdout); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(os.Stdout)
+			return err
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "lab name used in namespace names (default: the scenario's name)")
+	c.Flags().StringVar(&only, "node", "", "print only this node's (or pod's, client's, vpc's) namespace")
+	addOutput(c, &out)
+	return c
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/probes"
+)
+
+func probeCmd() *cobra.Command {
+	var (
+		out     string
+		timeout time.Duration
+		count   int
+	)
+	c := &cobra.Command{
+		Use:   "probe LAB FROM TO",
+		Short: "Fire a TCP probe and show what happened",
+		Long: `probe connects from a pod, node or outside client to a target and reports connected /
+refused / timeout / unreachable, which pod answered, the client address the server saw
+(was the client IP preserved?) and the conntrack entries of the flow on every node.
+
+TO is pod/NAME[:PORT] (default: the pod's first port), node/NAME:PORT, client/NAME:PORT,
+or IP:PORT.`,
+		Example: `  netlab probe flannel-vxlan client-a pod/web-2
+  netlab probe flannel-vxlan node-1 10.244.1.2:80 -o json
+  netlab probe flannel-vxlan internet pod/web-1 --timeout 500ms`,
+		Args: cobra.ExactArgs(3),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
+			if err := requireRoot(); err != nil {
+				return err
+			}
+			l, err := lab.Open(args[0])
+			if err != nil {
+				return err
+			}
+			var results []*probes.Result
+			for i := 0; i < max(count, 1); i++ {
+				r, err := probes.Run(l, args[1], args[2], probes.Options{Timeout: timeout})
+				if err != nil {
+					return err
+				}
+				results = append(results, r)
+			}
+			if out == "json" {
+				if len(results) == 1 {
+					return printJSON(results[0])
+				}
+				return printJSON(results)
+			}
+			for _, r := range results {
+				printResult(r)
+			}
+			return nil
+		},
+	}
+	c.Flags().DurationVar(&timeout, "timeout", probes.DefaultTimeout, "connect and answer timeout")
+	c.Flags().IntVar(&count, "count", 1, "fire the probe this many times")
+	addOutput(c, &out)
+	return c
+}
+
+func printResult(r *probes.Result) {
+	fmt.Printf("%s -> %s (%s): %s in %.1fms\n", r.From, r.To, r.Target, strings.ToUpper(r.Result), r.DurationMs)
+	if r.Server != nil {
+		kept := "?"
+		if r.ClientIPPreserved != nil {
+			kept = map[bool]string{true: "yes", false: "NO (SNAT on the way)"}[*r.ClientIPPreserved]
+		}
+		fmt.Printf("  served by %s on %s; server saw client %s (client socket %s); client IP preserved: %s\n",
+			r.Server.Pod, r.Server.Node, r.ClientAddrSeen, r.ClientAddr, kept)
+	}
+	if r.Error != "" {
+		fmt.Printf("  error: %s\n", r.Error)
+	}
+	printFlows(r.Conntrack)
+}
+
+func printFlows(ct map[string][]probes.Flow) {
+	nodes := make([]string, 0, len(ct))
+	for n := range ct {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	for _, n := range nodes {
+		for _, f := range ct[n] {
+			fmt.Fprintf(w, "  conntrack %s\t%s %s\tsrc=%s dst=%s\treply src=%s dst=%s\t%s\n", n, f.Proto, f.State, f.Orig.Src, f.Orig.Dst, f.Reply.Src, f.Reply.Dst, f.NAT)
+		}
+	}
+	w.Flush()
+}

@@ -1,0 +1,376 @@
+// Package apply executes a plan against the kernel: it is the only package
+// that configures kernel objects. Work is done in three phases (namespaces;
+// links; everything on links), each in parallel across namespaces, with
+// netlink in-process and one iptables-restore per namespace.
+package apply
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/netlab/netlab/lab/plan"
+)
+
+// Options tune Apply.
+type Options struct {
+	// Workers is how many namespaces are worked on at once (default
+	// 2 x CPUs; netlink work is serialised by the kernel's RTNL lock, so
+	// more mostly overlaps iptables-restore runs).
+	Workers int
+	// Progress, if set, is told when each phase starts.
+	Progress func(phase string, n int)
+}
+
+// Apply creates everything in p. It stops at the first error; the caller
+// removes what was made (the namespaces are recorded before this is called).
+func Apply(ctx context.Context, p *plan.Plan, o Options) error {
+	if o.Workers <= 0 {
+		o.Workers = 2 * runtime.NumCPU()
+	}
+	progress := func(phase string) {
+		if o.Progress != nil {
+			o.Progress(phase, len(p.Namespaces))
+		}
+	}
+	if err := ensureNetnsDir(); err != nil {
+		return err
+	}
+	progress("namespaces")
+	if err := phaseNamespaces(p, o.Workers); err != nil {
+		return err
+	}
+	handles, err := openHandles(p)
+	if err != nil {
+		return err
+	}
+	defer handles.close()
+	progress("links")
+	if err := parallel(ctx, p.Namespaces, o.Workers, func(ns *plan.Namespace) error {
+		return createLinks(handles, ns)
+	}); err != nil {
+		return err
+	}
+	progress("addresses, routes, rules")
+	peers := p.PeersByNamespace()
+	return parallel(ctx, p.Namespaces, o.Workers, func(ns *plan.Namespace) error {
+		return configure(handles, ns, peers[ns.Name])
+	})
+}
+
+func phaseNamespaces(p *plan.Plan, workers int) error {
+	chunks := make([][]nsJob, min(workers, len(p.Namespaces)))
+	for i, ns := range p.Namespaces {
+		j := nsJob{name: ns.Name}
+		for _, s := range ns.Sysctls {
+			j.sysctls = append(j.sysctls, [2]string{s.Key, s.Value})
+		}
+		chunks[i%len(chunks)] = append(chunks[i%len(chunks)], j)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(chunks))
+	for i, c := range chunks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = createNamespaces(c)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handles holds one namespace fd and one rtnetlink handle per namespace.
+type handles struct {
+	fd map[string]netns.NsHandle
+	nl map[string]*netlink.Handle
+}
+
+func openHandles(p *plan.Plan) (*handles, error) {
+	h := &handles{fd: map[string]netns.NsHandle{}, nl: map[string]*netlink.Handle{}}
+	for _, ns := range p.Namespaces {
+		fd, err := netns.GetFromPath(NetnsPath(ns.Name))
+		if err != nil {
+			h.close()
+			return nil, fmt.Errorf("namespace %s: %w", ns.Name, err)
+		}
+		h.fd[ns.Name] = fd
+		nh, err := netlink.NewHandleAt(fd, unix.NETLINK_ROUTE)
+		if err != nil {
+			h.close()
+			return nil, fmt.Errorf("netlink in %s: %w", ns.Name, err)
+		}
+		h.nl[ns.Name] = nh
+	}
+	return h, nil
+}
+
+func (h *handles) close() {
+	for _, n := range h.nl {
+		n.Close()
+	}
+	for _, f := range h.fd {
+		f.Close()
+	}
+}
+
+func parallel(ctx context.Context, items []*plan.Namespace, workers int, fn func(*plan.Namespace) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *plan.Namespace)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for range min(workers, len(items)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ns := range work {
+				if err := fn(ns); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		}()
+	}
+feed:
+	for _, ns := range items {
+		select {
+		case work <- ns:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+func createLinks(h *handles, ns *plan.Namespace) error {
+	nh := h.nl[ns.Name]
+	for _, l := range ns.Links {
+		if err := createLink(h, nh, l); err != nil {
+			return fmt.Errorf("%s: link %s: %w", ns.Name, l.Name, err)
+		}
+	}
+	return nil
+}
+
+func createLink(h *handles, nh *netlink.Handle, l plan.Link) error {
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = l.Name
+	attrs.MTU = l.MTU
+	attrs.Flags = net.FlagUp
+	if l.MAC != "" {
+		mac, err := net.ParseMAC(l.MAC)
+		if err != nil {
+			return err
+		}
+		attrs.HardwareAddr = mac
+	}
+	if l.Master != "" {
+		m, err := nh.LinkByName(l.Master)
+		if err != nil {
+			return fmt.Errorf("master %s: %w", l.Master, err)
+		}
+		attrs.MasterIndex = m.Attrs().Index
+	}
+	var link netlink.Link
+	switch l.Kind {
+	case plan.KindBridge:
+		link = &netlink.Bridge{LinkAttrs: attrs}
+	case plan.KindVeth:
+		v := &netlink.Veth{LinkAttrs: attrs, PeerName: l.Peer.Name, PeerNamespace: netlink.NsFd(h.fd[l.Peer.Namespace])}
+		if l.Peer.MAC != "" {
+			mac, err := net.ParseMAC(l.Peer.MAC)
+			if err != nil {
+				return err
+			}
+			v.PeerHardwareAddr = mac
+		}
+		link = v
+	case plan.KindVXLAN:
+		dev, err := nh.LinkByName(l.VXLAN.Dev)
+		if err != nil {
+			return fmt.Errorf("vxlan dev %s: %w", l.VXLAN.Dev, err)
+		}
+		link = &netlink.Vxlan{
+			LinkAttrs: attrs, VxlanId: l.VXLAN.VNI, VtepDevIndex: dev.Attrs().Index,
+			SrcAddr: net.ParseIP(l.VXLAN.Local), Port: l.VXLAN.Port, Learning: l.VXLAN.Learning,
+		}
+	default:
+		return fmt.Errorf("unknown link kind %q", l.Kind)
+	}
+	if err := nh.LinkAdd(link); err != nil {
+		return kindError(l.Kind, err)
+	}
+	if l.Hairpin {
+		if err := nh.LinkSetHairpin(link, true); err != nil {
+			return fmt.Errorf("hairpin: %w", err)
+		}
+	}
+	return nil
+}
+
+// kindError explains the error a kernel without a link type gives.
+func kindError(kind string, err error) error {
+	if err == unix.EOPNOTSUPP || strings.Contains(err.Error(), "operation not supported") {
+		return fmt.Errorf("this kernel cannot create %s devices (%w); run netlab doctor", kind, err)
+	}
+	return err
+}
+
+func configure(h *handles, ns *plan.Namespace, peers []*plan.Peer) error {
+	nh := h.nl[ns.Name]
+	links := map[string]netlink.Link{}
+	all, err := nh.LinkList()
+	if err != nil {
+		return err
+	}
+	for _, l := range all {
+		links[l.Attrs().Name] = l
+	}
+	get := func(name string) (netlink.Link, error) {
+		if l, ok := links[name]; ok {
+			return l, nil
+		}
+		return nil, fmt.Errorf("%s: no device %s", ns.Name, name)
+	}
+	for _, p := range peers {
+		l, err := get(p.Name)
+		if err != nil {
+			return err
+		}
+		if p.Master != "" {
+			m, err := get(p.Master)
+			if err != nil {
+				return err
+			}
+			if err := nh.LinkSetMasterByIndex(l, m.Attrs().Index); err != nil {
+				return fmt.Errorf("%s: %s master %s: %w", ns.Name, p.Name, p.Master, err)
+			}
+		}
+		if err := nh.LinkSetUp(l); err != nil {
+			return fmt.Errorf("%s: %s up: %w", ns.Name, p.Name, err)
+		}
+	}
+	for _, a := range ns.Addrs {
+		l, err := get(a.Dev)
+		if err != nil {
+			return err
+		}
+		addr, err := netlink.ParseAddr(a.CIDR)
+		if err != nil {
+			return err
+		}
+		if err := nh.AddrAdd(l, addr); err != nil {
+			return fmt.Errorf("%s: addr %s dev %s: %w", ns.Name, a.CIDR, a.Dev, err)
+		}
+	}
+	for _, r := range ns.Routes {
+		route, err := toRoute(r, get)
+		if err != nil {
+			return fmt.Errorf("%s: route %s: %w", ns.Name, r.Dst, err)
+		}
+		if err := nh.RouteAdd(route); err != nil {
+			return fmt.Errorf("%s: route %s: %w", ns.Name, r.String(), err)
+		}
+	}
+	for _, n := range ns.Neighs {
+		l, err := get(n.Dev)
+		if err != nil {
+			return err
+		}
+		mac, err := net.ParseMAC(n.MAC)
+		if err != nil {
+			return err
+		}
+		if err := nh.NeighSet(&netlink.Neigh{LinkIndex: l.Attrs().Index, Family: unix.AF_INET, State: netlink.NUD_PERMANENT, Type: unix.RTN_UNICAST, IP: net.ParseIP(n.IP), HardwareAddr: mac}); err != nil {
+			return fmt.Errorf("%s: neigh %s: %w", ns.Name, n.IP, err)
+		}
+	}
+	for _, f := range ns.FDB {
+		l, err := get(f.Dev)
+		if err != nil {
+			return err
+		}
+		mac, err := net.ParseMAC(f.MAC)
+		if err != nil {
+			return err
+		}
+		if err := nh.NeighAppend(&netlink.Neigh{LinkIndex: l.Attrs().Index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF, State: netlink.NUD_PERMANENT, IP: net.ParseIP(f.Dst), HardwareAddr: mac}); err != nil {
+			return fmt.Errorf("%s: fdb %s: %w", ns.Name, f.MAC, err)
+		}
+	}
+	if ns.IPTables != nil {
+		if err := IPTablesRestore(h.fd[ns.Name], ns.IPTables.Restore()); err != nil {
+			return fmt.Errorf("%s: %w", ns.Name, err)
+		}
+	}
+	return nil
+}
+
+func toRoute(r plan.Route, get func(string) (netlink.Link, error)) (*netlink.Route, error) {
+	l, err := get(r.Dev)
+	if err != nil {
+		return nil, err
+	}
+	route := &netlink.Route{LinkIndex: l.Attrs().Index}
+	if r.Dst != "default" {
+		dst := r.Dst
+		if !strings.Contains(dst, "/") {
+			dst += "/32"
+		}
+		_, n, err := net.ParseCIDR(dst)
+		if err != nil {
+			return nil, err
+		}
+		route.Dst = n
+	}
+	if r.Gw != "" {
+		route.Gw = net.ParseIP(r.Gw)
+	}
+	if r.Onlink {
+		route.Flags = int(netlink.FLAG_ONLINK)
+	}
+	if r.Scope == "link" {
+		route.Scope = netlink.SCOPE_LINK
+	}
+	return route, nil
+}
+
+// IPTablesRestore feeds rules to iptables-restore inside a namespace. It is
+// one process per namespace, as kube-proxy and flanneld do it.
+func IPTablesRestore(ns netns.NsHandle, rules string) error {
+	return DoHandle(ns, func() error {
+		cmd := exec.Command("iptables-restore", "-w", "5")
+		cmd.Stdin = strings.NewReader(rules)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		// The child is forked from this thread and so inherits its netns.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("iptables-restore: %v: %s", err, strings.TrimSpace(out.String()))
+		}
+		return nil
+	})
+}

@@ -1,0 +1,139 @@
+// Package cni compiles a CNI mode into plan fragments: the node-side devices,
+// the pod side as the plugin's delegate would build it, routes, neighbours,
+// FDB entries and the plugin's own iptables rules. One file per plugin; the
+// facts and their sources are in shared/reference/cni-datapaths.md.
+package cni
+
+import (
+	"fmt"
+
+	"github.com/netlab/netlab/lab/cloud"
+	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/lab/topology"
+)
+
+// Flannel constants (flannel pkg/backend/vxlan, cni-plugin, bridge plugin).
+const (
+	BridgeName    = "cni0"      // bridge plugin defaultBrName
+	VXLANDevice   = "flannel.1" // "flannel.<VNI>"
+	VXLANVNI      = 1           // defaultVNI
+	VXLANPort     = 8472        // dstport unset in flannel: the kernel default
+	VXLANOverhead = 50          // encapOverhead: FLANNEL_MTU = NIC MTU - 50
+)
+
+// Build wires every node and pod for the topology's CNI mode.
+func Build(p *plan.Plan, t *topology.Topology) error {
+	switch t.CNI.Plugin {
+	case "flannel":
+		return flannel(p, t)
+	}
+	return fmt.Errorf("cni: unsupported plugin %q", t.CNI.Plugin)
+}
+
+func flannel(p *plan.Plan, t *topology.Topology) error {
+	mtu := cloud.NodeMTU
+	if t.CNI.Backend == "vxlan" {
+		mtu -= VXLANOverhead
+	}
+	vpc := p.Namespace(plan.NSName(p.Lab, "vpc"))
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
+		// bridge plugin with isGateway: cni0 holds the first address of the
+		// node's block; it sets ip_forward.
+		ns.Sysctls = append(ns.Sysctls, plan.Sysctl{Key: "net.ipv4.ip_forward", Value: "1"})
+		ns.Links = append(ns.Links, plan.Link{Name: BridgeName, Kind: plan.KindBridge, MTU: mtu, MAC: plan.MAC("node", n.Name, BridgeName)})
+		ns.Addrs = append(ns.Addrs, plan.Addr{Dev: BridgeName, CIDR: fmt.Sprintf("%s/%d", n.Gateway, n.PodNet.Bits())})
+		for _, pod := range t.PodsOn(n.Name) {
+			if pod.HostNetwork {
+				continue
+			}
+			podPod(p, t, n, ns, pod, mtu)
+		}
+		switch t.CNI.Backend {
+		case "vxlan":
+			vxlanNode(t, n, ns, mtu)
+		case "host-gw":
+			// One route per remote lease through the remote node's NIC;
+			// the nodes share the vSwitch segment (hostgw.go).
+			for j := range t.Nodes {
+				r := &t.Nodes[j]
+				if r.Name != n.Name {
+					ns.Routes = append(ns.Routes, plan.Route{Dst: r.PodNet.String(), Gw: r.Addr.String(), Dev: "eth0"})
+				}
+			}
+		case "vpc-route":
+			// The VPC route table sends each node's block to that node
+			// (ACK: one route entry per node, written by CCM); the node
+			// itself only has its default route to the VPC router.
+			vpc.Routes = append(vpc.Routes, plan.Route{Dst: n.PodNet.String(), Gw: n.Addr.String(), Dev: cloud.VSwitch})
+		default:
+			return fmt.Errorf("cni: flannel backend %q is not supported", t.CNI.Backend)
+		}
+		ns.IPTables = flannelRules(t, n)
+	}
+	return nil
+}
+
+// podPod builds one pod as the bridge plugin does under flannel: a veth
+// whose host end (veth<8 hex>) is a hairpin port of cni0, the pod's eth0
+// with its address, the route to the flannel Network and the default
+// route, both via the bridge's .1.
+func podPod(p *plan.Plan, t *topology.Topology, n *topology.Node, ns *plan.Namespace, pod *topology.Pod, mtu int) {
+	podNS := p.Namespace(plan.NSName(p.Lab, pod.Name))
+	ns.Links = append(ns.Links, plan.Link{
+		Name: plan.VethName(pod.Name), Kind: plan.KindVeth, MTU: mtu, MAC: plan.MAC("node", n.Name, pod.Name),
+		Master: BridgeName, Hairpin: true,
+		Peer: &plan.Peer{Namespace: podNS.Name, Name: "eth0", MTU: mtu, MAC: plan.MAC("pod", pod.Name, "eth0")},
+	})
+	podNS.Addrs = append(podNS.Addrs, plan.Addr{Dev: "eth0", CIDR: fmt.Sprintf("%s/%d", pod.Addr, n.PodNet.Bits())})
+	podNS.Routes = append(podNS.Routes,
+		plan.Route{Dst: t.Network.PodsPrefix.String(), Gw: n.Gateway.String(), Dev: "eth0"},
+		plan.Route{Dst: "default", Gw: n.Gateway.String(), Dev: "eth0"})
+}
+
+// vxlanNode builds flannel.1 (VNI 1, nolearning, MTU NIC-50, the lease's
+// .0/32) and, for every other node in flanneld's order, the permanent
+// neighbour for its .0, the FDB entry for its VTEP and the onlink route.
+func vxlanNode(t *topology.Topology, n *topology.Node, ns *plan.Namespace, mtu int) {
+	ns.Links = append(ns.Links, plan.Link{
+		Name: VXLANDevice, Kind: plan.KindVXLAN, MTU: mtu, MAC: vtepMAC(n),
+		VXLAN: &plan.VXLAN{VNI: VXLANVNI, Dev: "eth0", Local: n.Addr.String(), Port: VXLANPort},
+	})
+	ns.Addrs = append(ns.Addrs, plan.Addr{Dev: VXLANDevice, CIDR: n.PodNet.Addr().String() + "/32"})
+	for j := range t.Nodes {
+		r := &t.Nodes[j]
+		if r.Name == n.Name {
+			continue
+		}
+		ns.Neighs = append(ns.Neighs, plan.Neigh{Dev: VXLANDevice, IP: r.PodNet.Addr().String(), MAC: vtepMAC(r)})
+		ns.FDB = append(ns.FDB, plan.FDB{Dev: VXLANDevice, MAC: vtepMAC(r), Dst: r.Addr.String()})
+		ns.Routes = append(ns.Routes, plan.Route{Dst: r.PodNet.String(), Gw: r.PodNet.Addr().String(), Dev: VXLANDevice, Onlink: true})
+	}
+}
+
+func vtepMAC(n *topology.Node) string { return plan.MAC("node", n.Name, VXLANDevice) }
+
+// flannelRules is flanneld's --ip-masq and forward rules (v0.20.0+ layout,
+// pkg/trafficmngr/iptables): pod-to-pod and pod-to-cluster traffic keeps its
+// source; pod-to-outside is masqueraded; kube-proxy's 0x4000 mark is left to
+// kube-proxy.
+func flannelRules(t *topology.Topology, n *topology.Node) *plan.Ruleset {
+	c, pn := t.Network.PodsPrefix.String(), n.PodNet.String()
+	const masq = `-m comment --comment "flanneld masq"`
+	const fwd = `-m comment --comment "flanneld forward"`
+	r := &plan.Ruleset{}
+	r.Append("nat", "POSTROUTING", masq+" -j FLANNEL-POSTRTG")
+	r.Append("nat", "FLANNEL-POSTRTG",
+		"-m mark --mark 0x4000/0x4000 "+masq+" -j RETURN",
+		fmt.Sprintf("-s %s -d %s %s -j RETURN", pn, c, masq),
+		fmt.Sprintf("-s %s -d %s %s -j RETURN", c, pn, masq),
+		fmt.Sprintf("! -s %s -d %s %s -j RETURN", c, pn, masq),
+		fmt.Sprintf("-s %s ! -d 224.0.0.0/4 %s -j MASQUERADE --random-fully", c, masq),
+		fmt.Sprintf("! -s %s -d %s %s -j MASQUERADE --random-fully", c, c, masq))
+	r.Append("filter", "FORWARD", fwd+" -j FLANNEL-FWD")
+	r.Append("filter", "FLANNEL-FWD",
+		fmt.Sprintf("-s %s %s -j ACCEPT", c, fwd),
+		fmt.Sprintf("-d %s %s -j ACCEPT", c, fwd))
+	return r
+}

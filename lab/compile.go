@@ -1,0 +1,47 @@
+// Package lab is the engine: it compiles a topology into a plan, applies it
+// to the kernel, records what it made, and tears it down again.
+package lab
+
+import (
+	"github.com/netlab/netlab/lab/cloud"
+	"github.com/netlab/netlab/lab/cni"
+	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/lab/topology"
+)
+
+// quiet are set in every namespace before any link exists, so links inherit
+// them: no IPv6 means no router solicitations, MLD reports or DAD in the
+// lab, which keeps interface counters exact for tracing and saves work.
+var quiet = []plan.Sysctl{
+	{Key: "net.ipv6.conf.all.disable_ipv6", Value: "1"},
+	{Key: "net.ipv6.conf.default.disable_ipv6", Value: "1"},
+}
+
+// Compile turns a validated topology into the plan for lab. It is pure:
+// same input, same plan, no kernel access.
+func Compile(t *topology.Topology, lab string) (*plan.Plan, error) {
+	p := &plan.Plan{Lab: lab}
+	add := func(role, owner, node string) {
+		p.Namespaces = append(p.Namespaces, &plan.Namespace{
+			Name: plan.NSName(lab, owner), Role: role, Owner: owner, Node: node,
+			Sysctls: append([]plan.Sysctl(nil), quiet...),
+		})
+	}
+	add(plan.RoleVPC, "vpc", "")
+	for _, n := range t.Nodes {
+		add(plan.RoleNode, n.Name, "")
+	}
+	for _, pod := range t.Pods {
+		if !pod.HostNetwork {
+			add(plan.RolePod, pod.Name, pod.Node)
+		}
+	}
+	for _, c := range t.Cloud.Clients {
+		add(plan.RoleClient, c.Name, "")
+	}
+	cloud.Build(p, t)
+	if err := cni.Build(p, t); err != nil {
+		return nil, err
+	}
+	return p, nil
+}

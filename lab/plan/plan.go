@@ -1,0 +1,150 @@
+// Package plan is the desired state of a lab as plain data: per network
+// namespace, the links, addresses, routes, neighbours, FDB entries, sysctls
+// and iptables ruleset to create. The compile step (lab/cni, lab/cloud)
+// produces it without touching the kernel; lab/apply executes it; Render
+// prints it as the equivalent ip / bridge / iptables-restore commands.
+package plan
+
+// Namespace roles.
+const (
+	RoleVPC    = "vpc"
+	RoleNode   = "node"
+	RolePod    = "pod"
+	RoleClient = "client"
+)
+
+// Plan is everything one lab creates.
+type Plan struct {
+	Lab        string       `json:"lab"`
+	Namespaces []*Namespace `json:"namespaces"`
+}
+
+// Namespace is one named network namespace and its contents, applied in
+// field order: sysctls, links, addresses, routes, neighbours, FDB, iptables.
+type Namespace struct {
+	// Name is the netns name under /run/netns, e.g. "mylab-node-1".
+	Name string `json:"name"`
+	// Role is vpc, node, pod or client; Owner the topology object's name.
+	Role  string `json:"role"`
+	Owner string `json:"owner"`
+	// Node is the node a pod runs on.
+	Node string `json:"node,omitempty"`
+
+	Sysctls []Sysctl `json:"sysctls,omitempty"`
+	Links   []Link   `json:"links,omitempty"`
+	Addrs   []Addr   `json:"addrs,omitempty"`
+	Routes  []Route  `json:"routes,omitempty"`
+	Neighs  []Neigh  `json:"neighs,omitempty"`
+	FDB     []FDB    `json:"fdb,omitempty"`
+	// IPTables is applied with one iptables-restore call.
+	IPTables *Ruleset `json:"iptables,omitempty"`
+}
+
+// Sysctl is a /proc/sys key (dotted) set inside the namespace.
+type Sysctl struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Link kinds.
+const (
+	KindBridge = "bridge"
+	KindVeth   = "veth"
+	KindVXLAN  = "vxlan"
+)
+
+// Link is a device created in this namespace. A veth's peer end is created
+// in Peer.Namespace by the same request, so the pair never exists anywhere
+// else (in particular not in the root namespace).
+type Link struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	MTU     int    `json:"mtu,omitempty"`
+	MAC     string `json:"mac,omitempty"`
+	Master  string `json:"master,omitempty"`
+	Hairpin bool   `json:"hairpin,omitempty"`
+	Peer    *Peer  `json:"peer,omitempty"`
+	VXLAN   *VXLAN `json:"vxlan,omitempty"`
+}
+
+// Peer is the far end of a veth.
+type Peer struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	MAC       string `json:"mac,omitempty"`
+	MTU       int    `json:"mtu,omitempty"`
+	Master    string `json:"master,omitempty"`
+}
+
+// VXLAN holds a VXLAN device's parameters.
+type VXLAN struct {
+	VNI      int    `json:"vni"`
+	Dev      string `json:"dev"`
+	Local    string `json:"local"`
+	Port     int    `json:"port"`
+	Learning bool   `json:"learning"`
+}
+
+// Addr is an address on a device, as CIDR (10.244.0.1/24).
+type Addr struct {
+	Dev  string `json:"dev"`
+	CIDR string `json:"cidr"`
+}
+
+// Route is a route in the main table. Dst "default" is 0.0.0.0/0.
+type Route struct {
+	Dst    string `json:"dst"`
+	Gw     string `json:"gw,omitempty"`
+	Dev    string `json:"dev"`
+	Onlink bool   `json:"onlink,omitempty"`
+	// Scope "link" for a gateway-less route to a host on the wire.
+	Scope string `json:"scope,omitempty"`
+}
+
+// Neigh is a permanent ARP entry.
+type Neigh struct {
+	Dev string `json:"dev"`
+	IP  string `json:"ip"`
+	MAC string `json:"mac"`
+}
+
+// FDB is a permanent forwarding entry on a VXLAN device ("self"): frames
+// for MAC are sent to the remote VTEP Dst.
+type FDB struct {
+	Dev string `json:"dev"`
+	MAC string `json:"mac"`
+	Dst string `json:"dst"`
+}
+
+// Namespace returns the namespace with that name, or nil.
+func (p *Plan) Namespace(name string) *Namespace {
+	for _, ns := range p.Namespaces {
+		if ns.Name == name {
+			return ns
+		}
+	}
+	return nil
+}
+
+// Names lists the namespaces in creation order.
+func (p *Plan) Names() []string {
+	out := make([]string, len(p.Namespaces))
+	for i, ns := range p.Namespaces {
+		out[i] = ns.Name
+	}
+	return out
+}
+
+// PeersByNamespace indexes the veth peer ends by the namespace they land in:
+// each is configured (master, up) there once both ends exist.
+func (p *Plan) PeersByNamespace() map[string][]*Peer {
+	m := map[string][]*Peer{}
+	for _, ns := range p.Namespaces {
+		for i := range ns.Links {
+			if pe := ns.Links[i].Peer; pe != nil {
+				m[pe.Namespace] = append(m[pe.Namespace], pe)
+			}
+		}
+	}
+	return m
+}

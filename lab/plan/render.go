@@ -1,0 +1,138 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Render writes the plan as the shell commands that would build it by hand
+// (ip, bridge, sysctl, iptables-restore), in the three phases the applier
+// uses: namespaces, then links (a veth needs both of its namespaces), then
+// everything that sits on links. Every field the applier uses is printed,
+// so the text is a faithful account of what `up` does and runs as a script.
+func (p *Plan) Render(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# netlab plan for lab %q: %d namespaces\n", p.Lab, len(p.Namespaces))
+	b.WriteString("\n# 1. namespaces and sysctls\n")
+	for _, ns := range p.Namespaces {
+		ns.renderPhase1(&b)
+	}
+	b.WriteString("\n# 2. links\n")
+	for _, ns := range p.Namespaces {
+		ns.renderPhase2(&b)
+	}
+	b.WriteString("\n# 3. addresses, routes, neighbours, FDB, iptables\n")
+	peers := p.PeersByNamespace()
+	for _, ns := range p.Namespaces {
+		ns.renderPhase3(&b, peers[ns.Name])
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// RenderNamespace writes one namespace's part of the plan.
+func (p *Plan) RenderNamespace(w io.Writer, ns *Namespace) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s %s", ns.Role, ns.Owner)
+	if ns.Node != "" {
+		fmt.Fprintf(&b, " (on %s)", ns.Node)
+	}
+	b.WriteString("\n")
+	ns.renderPhase1(&b)
+	ns.renderPhase2(&b)
+	ns.renderPhase3(&b, p.PeersByNamespace()[ns.Name])
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (ns *Namespace) renderPhase1(b *strings.Builder) {
+	fmt.Fprintf(b, "ip netns add %s\n", ns.Name)
+	fmt.Fprintf(b, "ip -n %s link set lo up\n", ns.Name)
+	for _, s := range ns.Sysctls {
+		fmt.Fprintf(b, "ip netns exec %s sysctl -qw %s=%s\n", ns.Name, s.Key, s.Value)
+	}
+}
+
+func (ns *Namespace) renderPhase2(b *strings.Builder) {
+	for _, l := range ns.Links {
+		b.WriteString(l.command(ns.Name))
+	}
+}
+
+func (ns *Namespace) renderPhase3(b *strings.Builder, peers []*Peer) {
+	n := ns.Name
+	for _, p := range peers {
+		if p.Master != "" {
+			fmt.Fprintf(b, "ip -n %s link set %s master %s\n", n, p.Name, p.Master)
+		}
+		fmt.Fprintf(b, "ip -n %s link set %s up\n", n, p.Name)
+	}
+	for _, a := range ns.Addrs {
+		fmt.Fprintf(b, "ip -n %s addr add %s dev %s\n", n, a.CIDR, a.Dev)
+	}
+	for _, r := range ns.Routes {
+		fmt.Fprintf(b, "ip -n %s route add %s\n", n, r.String())
+	}
+	for _, nb := range ns.Neighs {
+		fmt.Fprintf(b, "ip -n %s neigh replace %s lladdr %s dev %s nud permanent\n", n, nb.IP, nb.MAC, nb.Dev)
+	}
+	for _, f := range ns.FDB {
+		fmt.Fprintf(b, "bridge -n %s fdb append %s dev %s dst %s self permanent\n", n, f.MAC, f.Dev, f.Dst)
+	}
+	if ns.IPTables != nil {
+		fmt.Fprintf(b, "ip netns exec %s iptables-restore <<'EOF'\n%sEOF\n", n, ns.IPTables.Restore())
+	}
+}
+
+func (l Link) command(ns string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ip -n %s link add %s", ns, l.Name)
+	if l.MTU > 0 {
+		fmt.Fprintf(&b, " mtu %d", l.MTU)
+	}
+	if l.MAC != "" {
+		fmt.Fprintf(&b, " address %s", l.MAC)
+	}
+	if l.Master != "" {
+		fmt.Fprintf(&b, " master %s", l.Master)
+	}
+	fmt.Fprintf(&b, " type %s", l.Kind)
+	switch {
+	case l.Peer != nil:
+		fmt.Fprintf(&b, " peer name %s netns %s", l.Peer.Name, l.Peer.Namespace)
+		if l.Peer.MTU > 0 {
+			fmt.Fprintf(&b, " mtu %d", l.Peer.MTU)
+		}
+		if l.Peer.MAC != "" {
+			fmt.Fprintf(&b, " address %s", l.Peer.MAC)
+		}
+	case l.VXLAN != nil:
+		v := l.VXLAN
+		fmt.Fprintf(&b, " id %d local %s dev %s dstport %d", v.VNI, v.Local, v.Dev, v.Port)
+		if !v.Learning {
+			b.WriteString(" nolearning")
+		}
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "ip -n %s link set %s up\n", ns, l.Name)
+	if l.Hairpin {
+		fmt.Fprintf(&b, "ip -n %s link set %s type bridge_slave hairpin on\n", ns, l.Name)
+	}
+	return b.String()
+}
+
+func (r Route) String() string {
+	s := r.Dst
+	if r.Gw != "" {
+		s += " via " + r.Gw
+	}
+	s += " dev " + r.Dev
+	if r.Scope != "" {
+		s += " scope " + r.Scope
+	}
+	if r.Onlink {
+		s += " onlink"
+	}
+	return s
+}

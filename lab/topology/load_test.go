@@ -1,0 +1,104 @@
+package topology
+
+import (
+	"strings"
+	"testing"
+)
+
+const good = `name: t
+cni: {plugin: flannel, backend: vxlan}
+nodes:
+  - {name: node-1}
+  - {name: node-2, ip: 10.0.0.50}
+pods:
+  - {name: a, node: node-1, ports: [80]}
+  - {name: b, node: node-2, ip: 10.244.1.9, ports: [80, 8080]}
+cloud: {clients: [{name: inet}]}
+probes:
+  - {from: a, to: pod/b:8080, expect: {server: b, clientIP: a}}
+`
+
+func TestLoadDefaults(t *testing.T) {
+	topo, err := Load("good.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1, n2 := topo.Node("node-1"), topo.Node("node-2")
+	if n1.Addr.String() != "10.0.0.10" || n2.Addr.String() != "10.0.0.50" {
+		t.Errorf("node IPs %s %s", n1.Addr, n2.Addr)
+	}
+	if n1.PodNet.String() != "10.244.0.0/24" || n2.PodNet.String() != "10.244.1.0/24" || n1.Gateway.String() != "10.244.0.1" {
+		t.Errorf("pod CIDRs %s %s gw %s", n1.PodNet, n2.PodNet, n1.Gateway)
+	}
+	if a := topo.Pod("a"); a.Addr.String() != "10.244.0.2" || a.Line != 7 {
+		t.Errorf("pod a: %s line %d", a.Addr, a.Line)
+	}
+	if g := topo.Network.Gateway.String(); g != "10.0.255.253" {
+		t.Errorf("VPC gateway %s", g)
+	}
+	if c := topo.Client("inet"); c.Addr.String() != "198.51.100.10" || c.Gateway.String() != "198.51.100.253" {
+		t.Errorf("client %s gw %s", c.Addr, c.Gateway)
+	}
+	pr := topo.Probes[0]
+	if pr.Expect.Result != ResultConnected || pr.Expect.Repeat != 1 || pr.Name != "a -> pod/b:8080" {
+		t.Errorf("probe defaults: %+v", pr)
+	}
+	r, err := topo.ResolveTarget("pod/b")
+	if err != nil || r.Port != 80 || r.AddrPort().String() != "10.244.1.9:80" {
+		t.Errorf("ResolveTarget pod/b = %v, %v", r, err)
+	}
+}
+
+// TestLoadErrors feeds one kind of bad input per case and checks the whole
+// message: file, line, field, what is wrong and the fix.
+func TestLoadErrors(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string // each must appear in the error text
+		lines      int      // how many problems
+	}{
+		{"yaml syntax", "name: t\nnodes: [ {name: a\n", []string{"bad.yaml:1: did not find expected ',' or '}'", "check the YAML syntax"}, 1},
+		{"empty file", "", []string{"bad.yaml: the file is empty"}, 1},
+		{"unknown field with suggestion", "name: t\nnodes: [{name: n1, ipp: 10.0.0.5}]\n", []string{`bad.yaml:2: nodes[0].ipp: unknown field "ipp" (fix: did you mean "ip"?)`}, 1},
+		{"unknown top-level field", "name: t\nfoo: 1\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: foo: unknown field "foo" (fix: known fields here:`}, 1},
+		{"wrong type", "name: t\nnodes: [{name: n1}]\npods: [{name: p, node: n1, ports: [http]}]\n", []string{"bad.yaml:3: cannot unmarshal !!str `http` into int"}, 1},
+		{"unknown cni plugin", "name: t\ncni: {plugin: weave}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: cni.plugin: unknown CNI plugin "weave" (fix: supported plugins: flannel)`}, 1},
+		{"unknown backend", "name: t\ncni: {backend: udp}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: cni.backend: unknown flannel backend "udp" (fix: flannel backends: vxlan, host-gw, vpc-route)`}, 1},
+		{"bad cidr", "name: t\nnetwork: {pods: 10.244.0.0/33}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: network.pods: "10.244.0.0/33" is not a CIDR`}, 1},
+		{"host bits", "name: t\nnetwork: {pods: 10.244.0.1/16}\nnodes: [{name: n1}]\n", []string{`network.pods: "10.244.0.1/16" has host bits set (fix: write 10.244.0.0/16)`}, 1},
+		{"overlapping cidrs", "name: t\nnetwork: {nodes: 10.0.0.0/8, pods: 10.244.0.0/16, services: 192.168.0.0/16}\nnodes: [{name: n1}]\n", []string{"bad.yaml:2: network.pods: 10.244.0.0/16 overlaps network.nodes 10.0.0.0/8 (fix: give nodes, pods and services disjoint CIDRs)"}, 1},
+		{"pod on a missing node", "name: t\nnodes: [{name: n1}]\npods:\n  - {name: p, node: n9}\n", []string{`bad.yaml:4: pods[0].node: node "n9" does not exist (fix: add the node under nodes, or use one of: n1)`}, 1},
+		{"duplicate names", "name: t\nnodes: [{name: n1}]\npods:\n  - {name: n1, node: n1}\n", []string{`bad.yaml:4: pods[0].name: "n1" is already the name of a node`}, 1},
+		{"bad name", "name: t\nnodes: [{name: Node_1}]\n", []string{`bad.yaml:2: nodes[0].name: node name "Node_1" is not a DNS label`}, 1},
+		{"reserved name", "name: t\nnodes: [{name: vpc}]\n", []string{`"vpc" is reserved`}, 1},
+		{"node ip outside", "name: t\nnodes: [{name: n1, ip: 192.168.1.1}]\n", []string{"bad.yaml:2: nodes[0].ip: 192.168.1.1 is outside network.nodes 10.0.0.0/16"}, 1},
+		{"node ip is the gateway", "name: t\nnodes: [{name: n1, ip: 10.0.255.253}]\n", []string{"is the VPC gateway"}, 1},
+		{"duplicate node ip", "name: t\nnodes: [{name: n1, ip: 10.0.0.5}, {name: n2, ip: 10.0.0.5}]\n", []string{"10.0.0.5 is already node n1's address"}, 1},
+		{"pod ip outside its node's block", "name: t\nnodes: [{name: n1}]\npods: [{name: p, node: n1, ip: 10.244.7.2}]\n", []string{"bad.yaml:3: pods[0].ip: 10.244.7.2 is outside node n1's pod CIDR 10.244.0.0/24 (fix: pick an address in 10.244.0.0/24)"}, 1},
+		{"pod ip is the gateway", "name: t\nnodes: [{name: n1}]\npods: [{name: p, node: n1, ip: 10.244.0.1}]\n", []string{"network, gateway or broadcast"}, 1},
+		{"port out of range", "name: t\nnodes: [{name: n1}]\npods: [{name: p, node: n1, ports: [70000]}]\n", []string{"pods[0].ports: port 70000 is out of range"}, 1},
+		{"overlapping pod cidrs", "name: t\nnodes: [{name: n1, podCIDR: 10.244.0.0/23}, {name: n2}]\n", []string{"nodes[1].podCIDR: 10.244.1.0/24 overlaps node n1's pod CIDR 10.244.0.0/23"}, 1},
+		{"probe from unknown", "name: t\nnodes: [{name: n1}]\nprobes:\n  - {from: ghost, to: 10.0.0.1:80}\n", []string{`bad.yaml:4: probes[0].from: "ghost": no pod, node or client is named "ghost"`}, 1},
+		{"probe target without port", "name: t\nnodes: [{name: n1}]\npods: [{name: p, node: n1}]\nprobes:\n  - {from: n1, to: pod/p}\n", []string{"pod p declares no ports; name one"}, 1},
+		{"bad expectation", "name: t\nnodes: [{name: n1}]\nprobes:\n  - from: n1\n    to: 10.0.0.1:80\n    expect: {result: ok}\n", []string{`bad.yaml:6: probes[0].expect.result: unknown result "ok" (fix: use connected, refused, timeout or unreachable)`}, 1},
+		{"no nodes", "name: t\n", []string{"bad.yaml:1: nodes: the scenario has no nodes"}, 1},
+		{"several problems at once", "name: t\nnodes: [{name: n1}]\npods:\n  - {name: p, node: n9}\n  - {name: q, node: n1, ports: [0]}\n", []string{"bad.yaml:4:", "bad.yaml:5:"}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load("bad.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error\n  %s\ndoes not contain\n  %s", msg, w)
+				}
+			}
+			if n := len(err.(Problems)); n != tc.lines {
+				t.Errorf("%d problems, want %d:\n%s", n, tc.lines, msg)
+			}
+		})
+	}
+}

@@ -1,0 +1,174 @@
+// Package topology is the scenario model: what a user writes in a
+// topologies/*.yaml file, the defaults netlab fills in, and the validation
+// that turns bad input into one message per problem with file and line.
+//
+// The model is deliberately Kubernetes-like (names, labels, ports) so that a
+// support engineer can transcribe a customer's cluster by hand.
+package topology
+
+import "net/netip"
+
+// Topology is one scenario: a cluster, how it is wired, and the probes that
+// must hold on it. Fields tagged `yaml:"-"` are derived by Load.
+type Topology struct {
+	Name        string  `yaml:"name"`
+	Description string  `yaml:"description"`
+	CNI         CNI     `yaml:"cni"`
+	Network     Network `yaml:"network"`
+	Nodes       []Node  `yaml:"nodes"`
+	Pods        []Pod   `yaml:"pods"`
+	Cloud       Cloud   `yaml:"cloud"`
+	Probes      []Probe `yaml:"probes"`
+
+	// File is where the scenario came from, for messages.
+	File string `yaml:"-"`
+	Line int    `yaml:"-"`
+}
+
+// CNI selects the plugin and its backend, e.g. flannel/vxlan.
+type CNI struct {
+	Plugin  string `yaml:"plugin"`
+	Backend string `yaml:"backend"`
+	Line    int    `yaml:"-"`
+}
+
+// Network holds the cluster's address plan.
+type Network struct {
+	// Nodes is the VPC / vSwitch CIDR the node NICs live in.
+	Nodes string `yaml:"nodes"`
+	// Pods is the cluster CIDR (flannel's "Network").
+	Pods string `yaml:"pods"`
+	// PodCIDRSize is the per-node block prefix length (kube-controller-manager
+	// --node-cidr-mask-size); 24 by default.
+	PodCIDRSize int `yaml:"podCIDRSize"`
+	// Services is the Service CIDR; used by kube-proxy (later) and checked
+	// for overlap now.
+	Services string `yaml:"services"`
+	Line     int    `yaml:"-"`
+
+	NodesPrefix    netip.Prefix `yaml:"-"`
+	PodsPrefix     netip.Prefix `yaml:"-"`
+	ServicesPrefix netip.Prefix `yaml:"-"`
+	// Gateway is the VPC router's address on the node segment: the
+	// third-from-last address of the CIDR, as on an Alibaba Cloud vSwitch.
+	Gateway netip.Addr `yaml:"-"`
+}
+
+// Node is one Kubernetes node (an ECS instance): a network namespace.
+type Node struct {
+	Name    string `yaml:"name"`
+	IP      string `yaml:"ip"`
+	PodCIDR string `yaml:"podCIDR"`
+	Line    int    `yaml:"-"`
+
+	Addr    netip.Addr   `yaml:"-"`
+	PodNet  netip.Prefix `yaml:"-"`
+	Index   int          `yaml:"-"`
+	Gateway netip.Addr   `yaml:"-"` // the pod bridge's address (.1)
+}
+
+// Pod is one pod: a network namespace behind the node's CNI, running an app
+// server on each of its ports.
+type Pod struct {
+	Name        string            `yaml:"name"`
+	Node        string            `yaml:"node"`
+	IP          string            `yaml:"ip"`
+	Labels      map[string]string `yaml:"labels"`
+	Ports       []int             `yaml:"ports"`
+	HostNetwork bool              `yaml:"hostNetwork"`
+	Line        int               `yaml:"-"`
+
+	Addr netip.Addr `yaml:"-"`
+}
+
+// Cloud is what sits outside the nodes: for now, outside clients that reach
+// the cluster only through the VPC router.
+type Cloud struct {
+	Clients []Client `yaml:"clients"`
+	Line    int      `yaml:"-"`
+}
+
+// Client is a host outside the cluster ("the internet", a VM in the VPC).
+type Client struct {
+	Name string `yaml:"name"`
+	IP   string `yaml:"ip"`
+	Line int    `yaml:"-"`
+
+	Addr netip.Addr `yaml:"-"`
+	// Gateway is the VPC router's address on the client's /24.
+	Gateway netip.Addr `yaml:"-"`
+}
+
+// Probe is one connection the scenario fires, and what it must show.
+type Probe struct {
+	Name   string `yaml:"name"`
+	From   string `yaml:"from"`
+	To     string `yaml:"to"`
+	Expect Expect `yaml:"expect"`
+	Line   int    `yaml:"-"`
+}
+
+// Expect is what a probe must observe. Unset fields are not checked.
+type Expect struct {
+	// Result is connected | refused | timeout | unreachable.
+	Result string `yaml:"result"`
+	// Server is the pod that must answer (every answer when Repeat > 1).
+	Server string `yaml:"server"`
+	// ClientIPPreserved: the server saw the client's own source address.
+	ClientIPPreserved *bool `yaml:"clientIPPreserved"`
+	// ClientIP is the address the server must see: an IP, or the name of a
+	// node, pod or client whose address it is.
+	ClientIP string `yaml:"clientIP"`
+	// Repeat fires the probe this many times (default 1).
+	Repeat int `yaml:"repeat"`
+	Line   int `yaml:"-"`
+}
+
+// Probe results.
+const (
+	ResultConnected   = "connected"
+	ResultRefused     = "refused"
+	ResultTimeout     = "timeout"
+	ResultUnreachable = "unreachable"
+)
+
+// Node returns the node with that name, or nil.
+func (t *Topology) Node(name string) *Node {
+	for i := range t.Nodes {
+		if t.Nodes[i].Name == name {
+			return &t.Nodes[i]
+		}
+	}
+	return nil
+}
+
+// Pod returns the pod with that name, or nil.
+func (t *Topology) Pod(name string) *Pod {
+	for i := range t.Pods {
+		if t.Pods[i].Name == name {
+			return &t.Pods[i]
+		}
+	}
+	return nil
+}
+
+// Client returns the outside client with that name, or nil.
+func (t *Topology) Client(name string) *Client {
+	for i := range t.Cloud.Clients {
+		if t.Cloud.Clients[i].Name == name {
+			return &t.Cloud.Clients[i]
+		}
+	}
+	return nil
+}
+
+// PodsOn returns the pods scheduled on a node, in file order.
+func (t *Topology) PodsOn(node string) []*Pod {
+	var out []*Pod
+	for i := range t.Pods {
+		if t.Pods[i].Node == node {
+			out = append(out, &t.Pods[i])
+		}
+	}
+	return out
+}

@@ -1,0 +1,421 @@
+package topology
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+// Defaults for fields a scenario may leave out.
+const (
+	DefaultNodesCIDR    = "10.0.0.0/16"
+	DefaultPodsCIDR     = "10.244.0.0/16"
+	DefaultServicesCIDR = "10.96.0.0/12"
+	DefaultPodCIDRSize  = 24
+	MaxNameLen          = 40
+)
+
+// Supported CNI plugins and their backends; the first backend is the default.
+var Backends = map[string][]string{
+	"flannel": {"vxlan", "host-gw", "vpc-route"},
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// reserved names are namespaces the lab itself uses.
+var reserved = map[string]bool{"vpc": true}
+
+// ValidName reports whether s can name a lab, node, pod or client (it
+// becomes part of a network namespace name).
+func ValidName(s string) error {
+	if s == "" {
+		return fmt.Errorf("is empty")
+	}
+	if len(s) > MaxNameLen {
+		return fmt.Errorf("%q is longer than %d characters", s, MaxNameLen)
+	}
+	if !nameRE.MatchString(s) {
+		return fmt.Errorf("%q is not a DNS label (lower-case letters, digits and '-', starting and ending alphanumeric)", s)
+	}
+	return nil
+}
+
+func applyDefaultsAndValidate(c *collector, t *Topology) {
+	if err := ValidName(t.Name); err != nil {
+		c.add(t.Line, "name", "give the scenario a short name such as flannel-vxlan", "name %v", err)
+	}
+	validateCNI(c, t)
+	validateNetwork(c, t)
+	names := map[string]string{} // name -> kind, unique across nodes, pods, clients
+	claim := func(line int, field, kind, name string) {
+		if err := ValidName(name); err != nil {
+			c.add(line, field, "use a name like node-1 or nginx-1", "%s name %v", kind, err)
+			return
+		}
+		if reserved[name] {
+			c.add(line, field, "pick another name", "%q is reserved for the lab's VPC namespace", name)
+			return
+		}
+		if prev, ok := names[name]; ok {
+			c.add(line, field, "names must be unique across nodes, pods and clients (each becomes a namespace)", "%q is already the name of a %s", name, prev)
+			return
+		}
+		names[name] = kind
+	}
+	if len(t.Nodes) == 0 {
+		c.add(t.Line, "nodes", "add at least one node: nodes: [{name: node-1}]", "the scenario has no nodes")
+	}
+	validateNodes(c, t, claim)
+	validatePods(c, t, claim)
+	validateClients(c, t, claim)
+	if len(c.ps) == 0 {
+		validateProbes(c, t)
+	}
+}
+
+func validateCNI(c *collector, t *Topology) {
+	if t.CNI.Plugin == "" {
+		t.CNI.Plugin = "flannel"
+	}
+	backends, ok := Backends[t.CNI.Plugin]
+	if !ok {
+		c.add(t.CNI.Line, "cni.plugin", "supported plugins: flannel", "unknown CNI plugin %q", t.CNI.Plugin)
+		return
+	}
+	if t.CNI.Backend == "" {
+		t.CNI.Backend = backends[0]
+	}
+	for _, b := range backends {
+		if b == t.CNI.Backend {
+			return
+		}
+	}
+	c.add(t.CNI.Line, "cni.backend", fmt.Sprintf("%s backends: %s", t.CNI.Plugin, strings.Join(backends, ", ")), "unknown %s backend %q", t.CNI.Plugin, t.CNI.Backend)
+}
+
+// parseCIDR checks an IPv4 network prefix and says how to fix it.
+func parseCIDR(c *collector, line int, field, s string) (netip.Prefix, bool) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		c.add(line, field, "write a CIDR such as 10.244.0.0/16", "%q is not a CIDR", s)
+		return p, false
+	}
+	if !p.Addr().Is4() {
+		c.add(line, field, "use an IPv4 CIDR", "%q: only IPv4 is supported", s)
+		return p, false
+	}
+	if p.Masked() != p {
+		c.add(line, field, fmt.Sprintf("write %s", p.Masked()), "%q has host bits set", s)
+		return p, false
+	}
+	return p, true
+}
+
+func parseIP(c *collector, line int, field, s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		c.add(line, field, "write an IPv4 address such as 10.0.0.10", "%q is not an IPv4 address", s)
+		return a, false
+	}
+	return a, true
+}
+
+func validateNetwork(c *collector, t *Topology) {
+	n := &t.Network
+	if n.Nodes == "" {
+		n.Nodes = DefaultNodesCIDR
+	}
+	if n.Pods == "" {
+		n.Pods = DefaultPodsCIDR
+	}
+	if n.Services == "" {
+		n.Services = DefaultServicesCIDR
+	}
+	if n.PodCIDRSize == 0 {
+		n.PodCIDRSize = DefaultPodCIDRSize
+	}
+	var ok1, ok2, ok3 bool
+	n.NodesPrefix, ok1 = parseCIDR(c, n.Line, "network.nodes", n.Nodes)
+	n.PodsPrefix, ok2 = parseCIDR(c, n.Line, "network.pods", n.Pods)
+	n.ServicesPrefix, ok3 = parseCIDR(c, n.Line, "network.services", n.Services)
+	if ok1 {
+		if n.NodesPrefix.Bits() > 29 {
+			c.add(n.Line, "network.nodes", "use a /29 or larger", "%s is too small for nodes and a gateway", n.Nodes)
+		} else {
+			n.Gateway = nthFromEnd(n.NodesPrefix, 3)
+		}
+	}
+	if ok2 && (n.PodCIDRSize < n.PodsPrefix.Bits() || n.PodCIDRSize > 29) {
+		c.add(n.Line, "network.podCIDRSize", fmt.Sprintf("use a size between %d and 29", n.PodsPrefix.Bits()), "per-node block /%d does not fit in %s", n.PodCIDRSize, n.Pods)
+	}
+	type named struct {
+		field string
+		p     netip.Prefix
+		ok    bool
+	}
+	all := []named{{"network.nodes", n.NodesPrefix, ok1}, {"network.pods", n.PodsPrefix, ok2}, {"network.services", n.ServicesPrefix, ok3}}
+	for i := range all {
+		for j := i + 1; j < len(all); j++ {
+			if all[i].ok && all[j].ok && all[i].p.Overlaps(all[j].p) {
+				c.add(n.Line, all[j].field, "give nodes, pods and services disjoint CIDRs", "%s overlaps %s %s", all[j].p, all[i].field, all[i].p)
+			}
+		}
+	}
+}
+
+// nthFromEnd returns the n-th address counted back from the end of p (1 is
+// the broadcast address). The VPC gateway is the third from the end.
+func nthFromEnd(p netip.Prefix, n int) netip.Addr {
+	a := lastAddr(p)
+	for i := 1; i < n; i++ {
+		a = a.Prev()
+	}
+	return a
+}
+
+func addN(a netip.Addr, n int) netip.Addr {
+	for i := 0; i < n && a.IsValid(); i++ {
+		a = a.Next()
+	}
+	return a
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	hostBits := 32 - p.Bits()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= (1<<hostBits - 1)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// nthSubnet returns the i-th /bits block of p.
+func nthSubnet(p netip.Prefix, bits, i int) (netip.Prefix, bool) {
+	if bits < p.Bits() || i >= 1<<(bits-p.Bits()) {
+		return netip.Prefix{}, false
+	}
+	b := p.Masked().Addr().As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v += uint32(i) << (32 - bits)
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), bits), true
+}
+
+func validateNodes(c *collector, t *Topology, claim func(int, string, string, string)) {
+	n := &t.Network
+	usedIP := map[netip.Addr]string{}
+	next := addN(n.NodesPrefix.Addr(), 10) // leave the low addresses free, as clouds do
+	var blocks []netip.Prefix
+	for i := range t.Nodes {
+		nd := &t.Nodes[i]
+		nd.Index = i
+		field := fmt.Sprintf("nodes[%d]", i)
+		claim(nd.Line, field+".name", "node", nd.Name)
+		if nd.IP == "" {
+			for usedIP[next] != "" {
+				next = next.Next()
+			}
+			nd.Addr = next
+			next = next.Next()
+		} else if a, ok := parseIP(c, nd.Line, field+".ip", nd.IP); ok {
+			nd.Addr = a
+		}
+		if nd.Addr.IsValid() && n.NodesPrefix.IsValid() {
+			switch {
+			case !n.NodesPrefix.Contains(nd.Addr):
+				c.add(nd.Line, field+".ip", "pick an address inside network.nodes or widen it", "%s is outside network.nodes %s", nd.Addr, n.NodesPrefix)
+			case nd.Addr == n.NodesPrefix.Addr() || nd.Addr == lastAddr(n.NodesPrefix):
+				c.add(nd.Line, field+".ip", "pick a host address", "%s is the network or broadcast address of %s", nd.Addr, n.NodesPrefix)
+			case nd.Addr == n.Gateway:
+				c.add(nd.Line, field+".ip", "pick another address", "%s is the VPC gateway (third-from-last address of %s)", nd.Addr, n.NodesPrefix)
+			case usedIP[nd.Addr] != "":
+				c.add(nd.Line, field+".ip", "give each node its own address", "%s is already node %s's address", nd.Addr, usedIP[nd.Addr])
+			default:
+				usedIP[nd.Addr] = nd.Name
+			}
+		}
+		if !n.PodsPrefix.IsValid() {
+			continue
+		}
+		if nd.PodCIDR == "" {
+			p, ok := nthSubnet(n.PodsPrefix, n.PodCIDRSize, i)
+			if !ok {
+				c.add(nd.Line, field, "widen network.pods or use a larger podCIDRSize", "network.pods %s has no /%d block left for this node", n.PodsPrefix, n.PodCIDRSize)
+				continue
+			}
+			nd.PodNet = p
+		} else if p, ok := parseCIDR(c, nd.Line, field+".podCIDR", nd.PodCIDR); ok {
+			nd.PodNet = p
+			if !n.PodsPrefix.Contains(p.Addr()) || p.Bits() < n.PodsPrefix.Bits() {
+				c.add(nd.Line, field+".podCIDR", "pick a block inside network.pods", "%s is outside network.pods %s", p, n.PodsPrefix)
+			}
+		}
+		if nd.PodNet.IsValid() {
+			for j, b := range blocks {
+				if b.Overlaps(nd.PodNet) {
+					c.add(nd.Line, field+".podCIDR", "give each node its own block", "%s overlaps node %s's pod CIDR %s", nd.PodNet, t.Nodes[j].Name, b)
+				}
+			}
+			nd.Gateway = nd.PodNet.Addr().Next()
+		}
+		blocks = append(blocks, nd.PodNet)
+	}
+}
+
+func validatePods(c *collector, t *Topology, claim func(int, string, string, string)) {
+	used := map[netip.Addr]string{}
+	for i := range t.Pods {
+		p := &t.Pods[i]
+		field := fmt.Sprintf("pods[%d]", i)
+		claim(p.Line, field+".name", "pod", p.Name)
+		nd := t.Node(p.Node)
+		if nd == nil {
+			known := make([]string, len(t.Nodes))
+			for j, n := range t.Nodes {
+				known[j] = n.Name
+			}
+			fix := "add the node under nodes, or use one of: " + strings.Join(known, ", ")
+			if p.Node == "" {
+				c.add(p.Line, field+".node", fix, "pod %s has no node", p.Name)
+			} else {
+				c.add(p.Line, field+".node", fix, "node %q does not exist", p.Node)
+			}
+			continue
+		}
+		seen := map[int]bool{}
+		for _, port := range p.Ports {
+			if port < 1 || port > 65535 {
+				c.add(p.Line, field+".ports", "use ports in 1-65535", "port %d is out of range", port)
+			} else if seen[port] {
+				c.add(p.Line, field+".ports", "list each port once", "port %d is listed twice", port)
+			}
+			seen[port] = true
+		}
+		if p.HostNetwork {
+			if p.IP != "" && p.IP != nd.Addr.String() {
+				c.add(p.Line, field+".ip", "leave ip out: a hostNetwork pod has its node's address", "hostNetwork pod %s cannot have its own IP %s", p.Name, p.IP)
+			}
+			p.Addr = nd.Addr
+			continue
+		}
+		if !nd.PodNet.IsValid() {
+			continue
+		}
+		if p.IP == "" {
+			a := nd.Gateway.Next()
+			for used[a] != "" {
+				a = a.Next()
+			}
+			if !nd.PodNet.Contains(a) || a == lastAddr(nd.PodNet) {
+				c.add(p.Line, field, "use a larger podCIDRSize", "node %s's pod CIDR %s is full", nd.Name, nd.PodNet)
+				continue
+			}
+			p.Addr = a
+		} else if a, ok := parseIP(c, p.Line, field+".ip", p.IP); ok {
+			p.Addr = a
+			switch {
+			case !nd.PodNet.Contains(a):
+				c.add(p.Line, field+".ip", fmt.Sprintf("pick an address in %s", nd.PodNet), "%s is outside node %s's pod CIDR %s", a, nd.Name, nd.PodNet)
+				continue
+			case a == nd.PodNet.Addr() || a == nd.Gateway || a == lastAddr(nd.PodNet):
+				c.add(p.Line, field+".ip", fmt.Sprintf("pick an address from %s upward", nd.Gateway.Next()), "%s is the network, gateway or broadcast address of %s", a, nd.PodNet)
+				continue
+			}
+		}
+		if prev := used[p.Addr]; prev != "" {
+			c.add(p.Line, field+".ip", "give each pod its own address", "%s is already pod %s's address", p.Addr, prev)
+			continue
+		}
+		used[p.Addr] = p.Name
+	}
+}
+
+func validateClients(c *collector, t *Topology, claim func(int, string, string, string)) {
+	for i := range t.Cloud.Clients {
+		cl := &t.Cloud.Clients[i]
+		field := fmt.Sprintf("cloud.clients[%d]", i)
+		claim(cl.Line, field+".name", "client", cl.Name)
+		if cl.IP == "" {
+			cl.IP = fmt.Sprintf("198.51.100.%d", 10+i)
+		}
+		a, ok := parseIP(c, cl.Line, field+".ip", cl.IP)
+		if !ok {
+			continue
+		}
+		cl.Addr = a
+		for _, p := range []struct {
+			f string
+			p netip.Prefix
+		}{{"network.nodes", t.Network.NodesPrefix}, {"network.pods", t.Network.PodsPrefix}, {"network.services", t.Network.ServicesPrefix}} {
+			if p.p.IsValid() && p.p.Contains(a) {
+				c.add(cl.Line, field+".ip", "outside clients need an address outside the cluster, e.g. 198.51.100.10", "%s is inside %s %s", a, p.f, p.p)
+			}
+		}
+		cl.Gateway = nthFromEnd(netip.PrefixFrom(a, 24).Masked(), 3)
+		if cl.Gateway == a {
+			cl.Gateway = cl.Gateway.Next()
+		}
+	}
+}
+
+var results = map[string]bool{ResultConnected: true, ResultRefused: true, ResultTimeout: true, ResultUnreachable: true}
+
+func validateProbes(c *collector, t *Topology) {
+	for i := range t.Probes {
+		pr := &t.Probes[i]
+		field := fmt.Sprintf("probes[%d]", i)
+		if pr.Name == "" {
+			pr.Name = pr.From + " -> " + pr.To
+		}
+		if pr.From == "" {
+			c.add(pr.Line, field+".from", "name a pod, node or client", "probe %q has no source", pr.Name)
+		} else if _, err := t.ResolveSource(pr.From); err != nil {
+			c.add(pr.Line, field+".from", "name a pod, node or outside client of this scenario", "%v", err)
+		}
+		if pr.To == "" {
+			c.add(pr.Line, field+".to", "write pod/NAME[:port], node/NAME:port or IP:port", "probe %q has no target", pr.Name)
+		} else if _, err := t.ResolveTarget(pr.To); err != nil {
+			c.add(pr.Line, field+".to", "write pod/NAME[:port], node/NAME:port or IP:port", "%v", err)
+		}
+		e := &pr.Expect
+		line := e.Line
+		if line == 0 {
+			line = pr.Line
+		}
+		if e.Result == "" {
+			e.Result = ResultConnected
+		}
+		if !results[e.Result] {
+			c.add(line, field+".expect.result", "use connected, refused, timeout or unreachable", "unknown result %q", e.Result)
+		}
+		if e.Server != "" && t.Pod(e.Server) == nil {
+			c.add(line, field+".expect.server", "name a pod of this scenario", "no pod is named %q", e.Server)
+		}
+		if e.ClientIP != "" {
+			if _, err := t.ResolveAddr(e.ClientIP); err != nil {
+				c.add(line, field+".expect.clientIP", "write an IP or the name of a pod, node or client", "%v", err)
+			}
+		}
+		if e.Repeat == 0 {
+			e.Repeat = 1
+		}
+		if e.Repeat < 0 || e.Repeat > 1000 {
+			c.add(line, field+".expect.repeat", "use 1-1000", "repeat %d is out of range", e.Repeat)
+		}
+		if e.Result != ResultConnected && (e.Server != "" || e.ClientIP != "" || e.ClientIPPreserved != nil) {
+			c.add(line, field+".expect", "drop server / clientIP / clientIPPreserved, or expect connected", "a %s probe has no server to check", e.Result)
+		}
+	}
+}
+
+// ResolveAddr turns an IP or the name of a pod, node or client into an
+// address.
+func (t *Topology) ResolveAddr(s string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, nil
+	}
+	r, err := t.ResolveSource(s)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return r.Addr, nil
+}

@@ -1,0 +1,171 @@
+// Package probes fires real connections through a lab and reports what they
+// showed; it also holds the app servers the lab daemon runs in every pod.
+// It is the only package that opens connections.
+package probes
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/state"
+)
+
+// Answer is what an app server says to every connection: who it is and the
+// client address it saw (after any NAT on the way).
+type Answer struct {
+	Pod    string `json:"pod"`
+	Node   string `json:"node"`
+	Client string `json:"client"`
+	Local  string `json:"local"`
+}
+
+// ProbeHello is what a probe sends first, so the server answers at once
+// instead of waiting to see whether an HTTP request follows.
+const ProbeHello = "NETLAB-PROBE\n"
+
+// rawWait is how long a server waits for a first line before answering
+// anyway (a bare `nc` sends nothing).
+const rawWait = 500 * time.Millisecond
+
+type server struct {
+	pod, node string
+	ln        net.Listener
+}
+
+// RunDaemon is the lab daemon: it opens every pod's ports inside the pod's
+// namespace, tells its parent it is ready on the ready file, and serves
+// until SIGTERM, SIGINT, or the lab's state directory disappears (so a
+// daemon orphaned by a crash does not outlive its lab).
+func RunDaemon(labName string, ready *os.File) error {
+	self, err := state.Self()
+	if err != nil {
+		return err
+	}
+	if err := state.WriteProcess(state.DaemonPIDFile(labName), self); err != nil {
+		return err
+	}
+	l, err := lab.Open(labName)
+	if err != nil {
+		return err
+	}
+	var servers []*server
+	for _, p := range l.Topology.Pods {
+		if len(p.Ports) == 0 {
+			continue
+		}
+		ns, err := l.NS(p.Name)
+		if err != nil {
+			return err
+		}
+		err = apply.Do(ns, func() error {
+			for _, port := range p.Ports {
+				ln, err := net.Listen("tcp4", fmt.Sprintf(":%d", port))
+				if err != nil {
+					return fmt.Errorf("pod %s: listen :%d: %w", p.Name, port, err)
+				}
+				servers = append(servers, &server{pod: p.Name, node: p.Node, ln: ln})
+			}
+			return nil
+		})
+		if err != nil {
+			if ready != nil {
+				fmt.Fprintf(ready, "error: %v\n", err)
+			}
+			return err
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.serve()
+		}()
+	}
+	if ready != nil {
+		fmt.Fprintln(ready, "ready")
+		ready.Close()
+	}
+	fmt.Printf("netlab daemon for lab %s: serving %d ports\n", labName, len(servers))
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-tick.C:
+			if _, err := os.Stat(state.LabDir(labName)); err != nil {
+				fmt.Println("lab state is gone; exiting")
+				break loop
+			}
+		}
+	}
+	for _, s := range servers {
+		s.ln.Close()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (s *server) serve() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		go s.handle(c)
+	}
+}
+
+// handle answers one connection: an HTTP request gets an HTTP response with
+// the JSON body (curl works), anything else the JSON line.
+func (s *server) handle(c net.Conn) {
+	defer c.Close()
+	ans := Answer{Pod: s.pod, Node: s.node, Client: c.RemoteAddr().String(), Local: c.LocalAddr().String()}
+	body, _ := json.Marshal(ans)
+	_ = c.SetReadDeadline(time.Now().Add(rawWait))
+	br := bufio.NewReader(c)
+	line, _ := br.ReadString('\n')
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if isHTTP(line) {
+		// Read the headers first: closing with unread input sends a reset
+		// that can cut the response short on the client's side.
+		for {
+			h, err := br.ReadString('\n')
+			if err != nil || strings.TrimSpace(h) == "" {
+				break
+			}
+		}
+		fmt.Fprintf(c, "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s\n", len(body)+1, body)
+		return
+	}
+	c.Write(append(body, '\n'))
+}
+
+func isHTTP(line string) bool {
+	for _, m := range []string{"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS "} {
+		if strings.HasPrefix(line, m) {
+			return true
+		}
+	}
+	return false
+}
