@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/netlab/netlab/internal/testenv"
+	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/plan"
+)
+
+// TestPlanScriptMatchesApply holds netlab to "what is printed is what is
+// applied": the plan's text, run as a shell script, must build the same
+// kernel state (links, addresses, routes, neighbours, FDB, iptables) as
+// netlab's own netlink applier.
+func TestPlanScriptMatchesApply(t *testing.T) {
+	for _, scenario := range []string{"flannel-vxlan", "flannel-vpc-route"} {
+		t.Run(scenario, func(t *testing.T) {
+			testenv.RequireRoot(t)
+			sc := builtin(t, scenario)
+			applied := up(t, sc, "ap")
+			script := testenv.Prefix(t) + "-sh"
+			p, err := lab.Compile(sc.Topology, script)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				for _, ns := range p.Names() {
+					_ = apply.DeleteNamespace(ns)
+				}
+			})
+			var text bytes.Buffer
+			if err := p.Render(&text); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.CommandContext(context.Background(), "bash", "-e")
+			cmd.Stdin = &text
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("the plan script failed: %v\n%s", err, out)
+			}
+			for _, ns := range applied.Plan.Namespaces {
+				want := snapshot(t, ns.Name, applied.Plan.Lab, ns.Role)
+				got := snapshot(t, plan.NSName(script, ns.Owner), script, ns.Role)
+				if got != want {
+					t.Errorf("%s: the script built something else than apply:\n%s", ns.Owner, lineDiff(want, got))
+				}
+			}
+		})
+	}
+}
+
+var (
+	ifRef    = regexp.MustCompile(`@if\d+`)
+	counters = regexp.MustCompile(`\[\d+:\d+\]|\w+_timer +[\d.]+`)
+)
+
+// snapshot is a namespace's kernel state as text, with the lab name and
+// interface indexes (which differ between two labs) taken out.
+func snapshot(t *testing.T, ns, labName, role string) string {
+	cmds := [][]string{
+		{"ip", "-br", "link"}, {"ip", "-br", "addr"}, {"ip", "route"},
+		{"ip", "neigh", "show", "nud", "permanent"},
+	}
+	if role == plan.RoleNode {
+		cmds = append(cmds, []string{"bridge", "fdb", "show", "dev", "flannel.1"}, []string{"iptables-save"},
+			[]string{"ip", "-d", "link", "show", "cni0"})
+	}
+	var b strings.Builder
+	for _, c := range cmds {
+		var out []byte
+		_ = apply.Do(ns, func() error {
+			out, _ = exec.Command(c[0], c[1:]...).CombinedOutput()
+			return nil
+		})
+		s := strings.ReplaceAll(string(out), labName+"-", "LAB-")
+		s = regexp.MustCompile(`(?m)^\d+: `).ReplaceAllString(s, "")
+		s = ifRef.ReplaceAllString(s, "@if")
+		s = counters.ReplaceAllString(s, "")
+		var keep []string
+		for _, line := range strings.Split(s, "\n") {
+			if strings.HasPrefix(line, "#") || strings.Contains(line, "does not exist") {
+				continue
+			}
+			keep = append(keep, line)
+		}
+		// Parallel creation orders links differently; the set is what
+		// counts. Rule order is meaningful, so iptables-save stays as is.
+		if c[0] != "iptables-save" {
+			sort.Strings(keep)
+		}
+		b.WriteString("$ " + strings.Join(c, " ") + "\n" + strings.Join(keep, "\n") + "\n")
+	}
+	return b.String()
+}
+
+// lineDiff lists the lines only one side has.
+func lineDiff(want, got string) string {
+	count := func(s string) map[string]int {
+		m := map[string]int{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l]++
+		}
+		return m
+	}
+	w, g := count(want), count(got)
+	var b strings.Builder
+	for l, n := range w {
+		if g[l] < n {
+			b.WriteString("  only from apply:  " + l + "\n")
+		}
+	}
+	for l, n := range g {
+		if w[l] < n {
+			b.WriteString("  only from script: " + l + "\n")
+		}
+	}
+	if b.Len() == 0 {
+		return "  (same lines, different order)\n" + got
+	}
+	return b.String()
+}
