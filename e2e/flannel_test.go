@@ -194,7 +194,7 @@ func upChild(spec string) int {
 }
 
 // bigScenario writes a scenario large enough that up takes a while.
-func bigScenario(t *testing.T, nodes, pods int) string {
+func bigScenario(t testing.TB, nodes, pods int) string {
 	var b strings.Builder
 	b.WriteString("name: big\ncni: {plugin: flannel, backend: vxlan}\nnodes:\n")
 	for i := 0; i < nodes; i++ {

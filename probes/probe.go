@@ -128,11 +128,15 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 		}
 	}
 	if !o.NoConntrack && local.IsValid() {
-		keys := []netip.AddrPort{local}
-		if seen, err := netip.ParseAddrPort(r.ClientAddrSeen); err == nil {
-			keys = append(keys, seen)
+		tuples := [][2]netip.AddrPort{{local, dst.AddrPort()}}
+		if ans != nil {
+			seen, err1 := netip.ParseAddrPort(ans.Client)
+			server, err2 := netip.ParseAddrPort(ans.Local)
+			if err1 == nil && err2 == nil {
+				tuples = append(tuples, [2]netip.AddrPort{seen, server})
+			}
 		}
-		r.Conntrack = capture(l, keys)
+		r.Conntrack = capture(l, tuples)
 	}
 	return r, nil
 }
@@ -195,37 +199,27 @@ func classify(err error, ans *Answer) string {
 	return topology.ResultUnreachable
 }
 
-// capture reads each node's conntrack table and keeps the entries of this
-// flow: those whose original source, or reply destination, is one of keys
-// (the probe's own address, and the address the server saw).
-func capture(l *lab.Lab, keys []netip.AddrPort) map[string][]Flow {
+// capture looks up this flow's conntrack entry on every node. The flow is
+// known by two tuples: the probe's own (client socket -> target), which is
+// the original direction on the client's node and on any node that SNATs
+// it; and the one the server saw (seen client -> server socket), which is
+// the original direction on the server's node. A node holds at most one
+// entry for the flow.
+func capture(l *lab.Lab, tuples [][2]netip.AddrPort) map[string][]Flow {
 	out := map[string][]Flow{}
 	for _, n := range l.Topology.Nodes {
-		flows, err := dump(plan.NSName(l.State.Lab, n.Name))
-		if err != nil {
-			continue
-		}
-		for _, f := range flows {
-			if f.matches(keys) {
-				out[n.Name] = append(out[n.Name], f.Flow)
+		ns := plan.NSName(l.State.Lab, n.Name)
+		seen := map[Tuple]bool{}
+		for _, t := range tuples {
+			f, err := lookupFlow(ns, unix.IPPROTO_TCP, t[0], t[1])
+			if err != nil || f == nil || seen[f.Orig] {
+				continue
 			}
+			seen[f.Orig] = true
+			out[n.Name] = append(out[n.Name], *f)
 		}
 	}
 	return out
-}
-
-type rawFlow struct {
-	Flow
-	origSrc, replyDst netip.AddrPort
-}
-
-func (f rawFlow) matches(keys []netip.AddrPort) bool {
-	for _, k := range keys {
-		if f.origSrc == k || f.replyDst == k {
-			return true
-		}
-	}
-	return false
 }
 
 // Conntrack dumps the IPv4 conntrack table of a lab's pod, node, client or
@@ -235,18 +229,10 @@ func Conntrack(l *lab.Lab, object string) ([]Flow, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := dump(ns)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Flow, len(raw))
-	for i, f := range raw {
-		out[i] = f.Flow
-	}
-	return out, nil
+	return dump(ns)
 }
 
-func dump(ns string) ([]rawFlow, error) {
+func dump(ns string) ([]Flow, error) {
 	fd, err := netns.GetFromPath(apply.NetnsPath(ns))
 	if err != nil {
 		return nil, err
@@ -261,7 +247,7 @@ func dump(ns string) ([]rawFlow, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]rawFlow, 0, len(flows))
+	out := make([]Flow, 0, len(flows))
 	for _, f := range flows {
 		out = append(out, convert(f))
 	}
@@ -273,15 +259,26 @@ var protoNames = map[uint8]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "ud
 
 var tcpStates = []string{"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2"}
 
-func convert(f *netlink.ConntrackFlow) rawFlow {
+func convert(f *netlink.ConntrackFlow) Flow {
 	ap := func(ip net.IP, port uint16) netip.AddrPort {
 		a, _ := netip.AddrFromSlice(ip)
 		return netip.AddrPortFrom(a.Unmap(), port)
 	}
-	osrc, odst := ap(f.Forward.SrcIP, f.Forward.SrcPort), ap(f.Forward.DstIP, f.Forward.DstPort)
-	rs, rd := ap(f.Reverse.SrcIP, f.Reverse.SrcPort), ap(f.Reverse.DstIP, f.Reverse.DstPort)
+	state := ""
+	if t, ok := f.ProtoInfo.(*netlink.ProtoInfoTCP); ok && int(t.State) < len(tcpStates) {
+		state = tcpStates[t.State]
+	}
+	return newFlow(f.Forward.Protocol,
+		ap(f.Forward.SrcIP, f.Forward.SrcPort), ap(f.Forward.DstIP, f.Forward.DstPort),
+		ap(f.Reverse.SrcIP, f.Reverse.SrcPort), ap(f.Reverse.DstIP, f.Reverse.DstPort), state, f.Mark)
+}
+
+// newFlow builds a flow from its tuples and says what NAT it did: the reply
+// comes from somewhere other than the original destination (DNAT), or goes
+// to somewhere other than the original source (SNAT).
+func newFlow(proto uint8, osrc, odst, rsrc, rdst netip.AddrPort, state string, mark uint32) Flow {
 	nat := "none"
-	dnat, snat := rs != odst, rd != osrc
+	dnat, snat := rsrc != odst, rdst != osrc
 	switch {
 	case dnat && snat:
 		nat = "dnat+snat"
@@ -291,15 +288,12 @@ func convert(f *netlink.ConntrackFlow) rawFlow {
 		nat = "snat"
 	}
 	fl := Flow{
-		Proto: protoNames[f.Forward.Protocol], Mark: f.Mark, NAT: nat,
+		Proto: protoNames[proto], State: state, Mark: mark, NAT: nat,
 		Orig:  Tuple{Src: osrc.String(), Dst: odst.String()},
-		Reply: Tuple{Src: rs.String(), Dst: rd.String()},
+		Reply: Tuple{Src: rsrc.String(), Dst: rdst.String()},
 	}
 	if fl.Proto == "" {
-		fl.Proto = fmt.Sprint(f.Forward.Protocol)
+		fl.Proto = fmt.Sprint(proto)
 	}
-	if t, ok := f.ProtoInfo.(*netlink.ProtoInfoTCP); ok && int(t.State) < len(tcpStates) {
-		fl.State = tcpStates[t.State]
-	}
-	return rawFlow{Flow: fl, origSrc: osrc, replyDst: rd}
+	return fl
 }

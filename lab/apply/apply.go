@@ -7,6 +7,7 @@ package apply
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -55,18 +56,40 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) error {
 		return err
 	}
 	defer handles.close()
-	progress("links")
-	if err := parallel(ctx, p.Namespaces, o.Workers, func(ns *plan.Namespace) error {
-		return createLinks(handles, ns)
-	}); err != nil {
-		return err
+	// iptables-restore mostly waits on the kernel's nf_tables commit, not
+	// the CPU, and its rules name no devices: run the restores alongside
+	// the netlink phases, many at once.
+	var withRules []*plan.Namespace
+	for _, ns := range p.Namespaces {
+		if ns.IPTables != nil {
+			withRules = append(withRules, ns)
+		}
 	}
-	progress("addresses, routes, rules")
-	peers := p.PeersByNamespace()
-	return parallel(ctx, p.Namespaces, o.Workers, func(ns *plan.Namespace) error {
-		return configure(handles, ns, peers[ns.Name])
+	iptDone := make(chan error, 1)
+	go func() {
+		iptDone <- parallel(ctx, withRules, restoreWorkers, func(ns *plan.Namespace) error {
+			if err := IPTablesRestore(handles.fd[ns.Name], ns.IPTables.Restore()); err != nil {
+				return fmt.Errorf("%s: %w", ns.Name, err)
+			}
+			return nil
+		})
+	}()
+	progress("links")
+	err = parallel(ctx, p.Namespaces, o.Workers, func(ns *plan.Namespace) error {
+		return createLinks(handles, ns)
 	})
+	if err == nil {
+		progress("addresses, routes, neighbours, FDB")
+		peers := p.PeersByNamespace()
+		err = parallel(ctx, p.Namespaces, o.Workers, func(ns *plan.Namespace) error {
+			return configure(handles, ns, peers[ns.Name])
+		})
+	}
+	return errors.Join(err, <-iptDone)
 }
+
+// restoreWorkers bounds concurrent iptables-restore processes.
+const restoreWorkers = 32
 
 func phaseNamespaces(p *plan.Plan, workers int) error {
 	chunks := make([][]nsJob, min(workers, len(p.Namespaces)))
@@ -319,11 +342,6 @@ func configure(h *handles, ns *plan.Namespace, peers []*plan.Peer) error {
 		}
 		if err := nh.NeighAppend(&netlink.Neigh{LinkIndex: l.Attrs().Index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF, State: netlink.NUD_PERMANENT, IP: net.ParseIP(f.Dst), HardwareAddr: mac}); err != nil {
 			return fmt.Errorf("%s: fdb %s: %w", ns.Name, f.MAC, err)
-		}
-	}
-	if ns.IPTables != nil {
-		if err := IPTablesRestore(h.fd[ns.Name], ns.IPTables.Restore()); err != nil {
-			return fmt.Errorf("%s: %w", ns.Name, err)
 		}
 	}
 	return nil
