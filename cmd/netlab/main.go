@@ -23,7 +23,24 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
-func main() {
+func main() { os.Exit(run(os.Args[1:])) }
+
+// run executes the CLI with args and returns the exit code.
+func run(args []string) int {
+	root := newRoot()
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		fmt.Fprintln(os.Stderr, "netlab:", err)
+		return 1
+	}
+	return 0
+}
+
+func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "netlab",
 		Short: "Rebuild a Kubernetes cluster's dataplane in network namespaces",
@@ -40,14 +57,7 @@ through them. Scenarios are YAML files; the built-in ones are listed by 'netlab 
 	}
 	root.AddCommand(upCmd(), downCmd(), statusCmd(), lsCmd(), execCmd(), probeCmd(), conntrackCmd(),
 		testCmd(), planCmd(), doctorCmd(), scenariosCmd(), daemonCmd())
-	if err := root.Execute(); err != nil {
-		var ee exitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.code)
-		}
-		fmt.Fprintln(os.Stderr, "netlab:", err)
-		os.Exit(1)
-	}
+	return root
 }
 
 // addOutput adds -o/--output to a command.

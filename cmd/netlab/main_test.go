@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netlab/netlab/internal/testenv"
+	"github.com/netlab/netlab/lab/state"
+)
+
+// The lab daemon is this binary re-executed with "daemon LAB"; under test
+// that is the test binary, so hand such runs to the CLI.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "daemon" {
+		os.Exit(run(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// cli runs the CLI in-process and returns its exit code, stdout and stderr.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	outR, outW, _ := os.Pipe()
+	errR, errW, _ := os.Pipe()
+	oldOut, oldErr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = outW, errW
+	var out, errb bytes.Buffer
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(&out, outR); done <- struct{}{} }()
+	go func() { io.Copy(&errb, errR); done <- struct{}{} }()
+	code := run(args)
+	os.Stdout, os.Stderr = oldOut, oldErr
+	outW.Close()
+	errW.Close()
+	<-done
+	<-done
+	return code, out.String(), errb.String()
+}
+
+func TestPlanNeedsNoRoot(t *testing.T) {
+	code, out, _ := cli(t, "plan", "flannel-vxlan", "--node", "node-1")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"ip -n flannel-vxlan-node-1 link add flannel.1 mtu 1450",
+		"type vxlan id 1 local 10.0.0.10 dev eth0 dstport 8472 nolearning",
+		"ip -n flannel-vxlan-node-1 route add 10.244.1.0/24 via 10.244.1.0 dev flannel.1 onlink",
+		"-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q", want)
+		}
+	}
+	code, out, _ = cli(t, "plan", "flannel-host-gw", "-o", "json")
+	var p struct{ Namespaces []json.RawMessage }
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || len(p.Namespaces) != 8 {
+		t.Errorf("plan -o json: exit %d, %d namespaces", code, len(p.Namespaces))
+	}
+}
+
+func TestScenarioErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("name: bad\nnodes: [{name: node-1}]\npods:\n  - {name: web, node: node-9}\n"), 0o644)
+	code, _, stderr := cli(t, "plan", bad)
+	want := bad + `:4: pods[0].node: node "node-9" does not exist (fix: add the node under nodes, or use one of: node-1)`
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q, want %q", code, stderr, want)
+	}
+	code, _, stderr = cli(t, "plan", "no-such-scenario")
+	if code != 1 || !strings.Contains(stderr, `no scenario "no-such-scenario"`) || !strings.Contains(stderr, "flannel-vxlan") {
+		t.Errorf("unknown scenario: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = cli(t, "status", "-o", "yaml")
+	if code != 1 || !strings.Contains(stderr, `unknown output format "yaml"`) {
+		t.Errorf("bad -o: exit %d, %q", code, stderr)
+	}
+}
+
+// TestUpWithBadInputCreatesNothing: an invalid scenario stops before any
+// state or namespace exists.
+func TestUpWithBadInputCreatesNothing(t *testing.T) {
+	testenv.RequireRoot(t)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("name: badup\nnetwork: {nodes: 10.0.0.0/8, pods: 10.244.0.0/16, services: 192.168.0.0/16}\nnodes: [{name: n1}]\n"), 0o644)
+	code, _, stderr := cli(t, "up", bad)
+	if code != 1 || !strings.Contains(stderr, "bad.yaml:2: network.pods: 10.244.0.0/16 overlaps network.nodes 10.0.0.0/8") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(state.LabDir("badup")); err == nil {
+		t.Error("state was created for an invalid scenario")
+	}
+	if _, err := os.Stat("/run/netns/badup-n1"); err == nil {
+		t.Error("a namespace was created for an invalid scenario")
+	}
+}
+
+// TestCLILifecycle drives a lab through the CLI: up, status, probe, test,
+// conntrack, exec, ls, down, down again.
+func TestCLILifecycle(t *testing.T) {
+	testenv.RequireRoot(t)
+	name := testenv.Prefix(t) + "-cli"
+	t.Cleanup(func() { cli(t, "down", name) })
+	if code, _, stderr := cli(t, "up", "flannel-vxlan", "--name", name); code != 0 {
+		t.Fatalf("up: %s", stderr)
+	}
+	code, out, _ := cli(t, "status", name, "-o", "json")
+	var st struct {
+		Phase  string
+		Daemon struct{ Alive bool }
+		Pods   []struct{ Name, IP string }
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Phase != "ready" || !st.Daemon.Alive || len(st.Pods) != 5 {
+		t.Fatalf("status: exit %d %+v\n%s", code, st, out)
+	}
+	code, out, _ = cli(t, "probe", name, "client-a", "pod/web-2", "-o", "json")
+	var r struct {
+		Result         string
+		Server         struct{ Pod string }
+		ClientAddrSeen string
+		Conntrack      map[string][]json.RawMessage
+		Hops           []json.RawMessage
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
+		t.Fatalf("probe: exit %d\n%s", code, out)
+	}
+	if r.Result != "connected" || r.Server.Pod != "web-2" || !strings.HasPrefix(r.ClientAddrSeen, "10.244.0.2:") || len(r.Conntrack["node-1"]) != 1 || r.Hops == nil {
+		t.Errorf("probe JSON: %s", out)
+	}
+	if code, out, _ := cli(t, "test", name); code != 0 || !strings.Contains(out, "8 passed, 0 failed") {
+		t.Errorf("test: exit %d\n%s", code, out)
+	}
+	if code, out, _ := cli(t, "conntrack", name, "node-1"); code != 0 || !strings.Contains(out, "10.244.1.2:80") {
+		t.Errorf("conntrack: exit %d\n%s", code, out)
+	}
+	if code, _, _ := cli(t, "exec", name, "node-1", "--", "sh", "-c", "exit 3"); code != 3 {
+		t.Errorf("exec exit code %d, want 3", code)
+	}
+	if code, out, _ := cli(t, "ls"); code != 0 || !strings.Contains(out, name) {
+		t.Errorf("ls: exit %d\n%s", code, out)
+	}
+	for i := 0; i < 2; i++ {
+		if code, _, stderr := cli(t, "down", name); code != 0 {
+			t.Fatalf("down #%d: %s", i+1, stderr)
+		}
+	}
+	if _, err := os.Stat(state.LabDir(name)); err == nil {
+		t.Error("state left after down")
+	}
+}
