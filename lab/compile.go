@@ -9,12 +9,14 @@ import (
 	"github.com/netlab/netlab/lab/topology"
 )
 
-// quiet are set in every namespace before any link exists, so links inherit
-// them: no IPv6 means no router solicitations, MLD reports or DAD in the
-// lab, which keeps interface counters exact for tracing and saves work.
-var quiet = []plan.Sysctl{
+// base sysctls are set in every namespace before any link exists, so links
+// inherit them. No IPv6 means no router solicitations, MLD reports or DAD
+// in the lab, which keeps interface counters exact for tracing and saves
+// work. Ephemeral ports stay below the SLB's pin ranges.
+var base = []plan.Sysctl{
 	{Key: "net.ipv6.conf.all.disable_ipv6", Value: "1"},
 	{Key: "net.ipv6.conf.default.disable_ipv6", Value: "1"},
+	{Key: "net.ipv4.ip_local_port_range", Value: cloud.EphemeralRange},
 }
 
 // Compile turns a validated topology into the plan for lab. It is pure:
@@ -24,7 +26,7 @@ func Compile(t *topology.Topology, lab string) (*plan.Plan, error) {
 	add := func(role, owner, node string) {
 		p.Namespaces = append(p.Namespaces, &plan.Namespace{
 			Name: plan.NSName(lab, owner), Role: role, Owner: owner, Node: node,
-			Sysctls: append([]plan.Sysctl(nil), quiet...),
+			Sysctls: append([]plan.Sysctl(nil), base...),
 		})
 	}
 	add(plan.RoleVPC, "vpc", "")
@@ -39,8 +41,18 @@ func Compile(t *topology.Topology, lab string) (*plan.Plan, error) {
 	for _, c := range t.Cloud.Clients {
 		add(plan.RoleClient, c.Name, "")
 	}
+	slb := cloud.NeedsSLB(t)
+	if slb {
+		add(plan.RoleSLB, "slb", "")
+	}
 	cloud.Build(p, t)
+	if slb {
+		cloud.BuildSLB(p, t)
+	}
 	if err := cni.Build(p, t); err != nil {
+		return nil, err
+	}
+	if err := kubeProxy(p, t); err != nil {
 		return nil, err
 	}
 	return p, nil

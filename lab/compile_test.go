@@ -73,4 +73,3 @@ func firstDiff(want, got string) string {
 	}
 	return ""
 }
-

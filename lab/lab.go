@@ -29,6 +29,25 @@ type Scenario struct {
 	Source   string // a path, or builtin:<name>
 	YAML     []byte
 	Topology *topology.Topology
+	// KubeProxy is a command-line override of the scenario's kube-proxy
+	// ("iptables@1.28"), recorded with the lab.
+	KubeProxy string
+}
+
+// LoadScenario parses a scenario's YAML and applies the overrides.
+func LoadScenario(source string, data []byte, kubeProxy string) (*Scenario, error) {
+	t, err := topology.Load(source, data)
+	if err != nil {
+		return nil, err
+	}
+	if kubeProxy != "" {
+		kp, err := topology.ParseKubeProxy(kubeProxy)
+		if err != nil {
+			return nil, err
+		}
+		t.KubeProxy = kp
+	}
+	return &Scenario{Source: source, YAML: data, Topology: t, KubeProxy: kubeProxy}, nil
 }
 
 // UpOptions configure Up.
@@ -76,7 +95,7 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 		}
 	}
 	st := &state.State{
-		Lab: name, Scenario: sc.Topology.Name, Source: sc.Source, Topology: string(sc.YAML),
+		Lab: name, Scenario: sc.Topology.Name, Source: sc.Source, Topology: string(sc.YAML), KubeProxy: sc.KubeProxy,
 		Namespaces: p.Names(), Phase: state.PhaseCreating, Created: time.Now().UTC(),
 	}
 	// Recorded before anything exists: down can always find what up made.
@@ -246,10 +265,11 @@ func Open(name string) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := topology.Load(st.Source, []byte(st.Topology))
+	sc, err := LoadScenario(st.Source, []byte(st.Topology), st.KubeProxy)
 	if err != nil {
 		return nil, fmt.Errorf("lab %s: stored scenario: %w", name, err)
 	}
+	t := sc.Topology
 	p, err := Compile(t, name)
 	if err != nil {
 		return nil, err
@@ -273,7 +293,7 @@ func Namespace(t *topology.Topology, lab, object string) (string, error) {
 		}
 		return plan.NSName(lab, p.Name), nil
 	}
-	if t.Node(object) != nil || t.Client(object) != nil || object == "vpc" {
+	if t.Node(object) != nil || t.Client(object) != nil || object == "vpc" || object == "slb" {
 		return plan.NSName(lab, object), nil
 	}
 	return "", fmt.Errorf("lab %s has no pod, node or client named %q", lab, object)

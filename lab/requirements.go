@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"strings"
+
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 )
@@ -26,6 +28,14 @@ func Requirements(p *plan.Plan) []kernel.Feature {
 		}
 		if ns.IPTables != nil {
 			add(kernel.Iptables)
+		}
+		if len(ns.Rules) > 0 {
+			add(kernel.PolicyRouting)
+		}
+		for _, s := range ns.Sysctls {
+			if strings.HasPrefix(s.Key, "net.bridge.") {
+				add(kernel.BrNetfilter)
+			}
 		}
 	}
 	return need

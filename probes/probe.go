@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/cloud"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -109,8 +111,20 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 		return nil, err
 	}
 	r := &Result{From: src.String(), To: to, Target: dst.AddrPort().String(), Conntrack: map[string][]Flow{}, Hops: []Hop{}}
+	var pin [2]int
+	if dst.Access == topology.AccessLoadBalancer && dst.Via != "" {
+		// The SLB picks its backend by the client's source port range.
+		n := l.Topology.Node(dst.Via)
+		if n.Index >= cloud.MaxPinnedNodes {
+			return nil, fmt.Errorf("cannot pin the SLB to %s: only the first %d nodes can be pinned", n.Name, cloud.MaxPinnedNodes)
+		}
+		if !isBackend(l.Topology, dst.Name, n.Name) {
+			return nil, fmt.Errorf("the SLB does not send Service %s to %s (externalTrafficPolicy Local and no ready endpoint there: its health check fails); pick one of its backends", dst.Name, n.Name)
+		}
+		pin[0], pin[1] = cloud.PinPorts(n.Index)
+	}
 	start := time.Now()
-	local, ans, err := dial(ns, dst.AddrPort(), o.Timeout)
+	local, ans, err := dial(ns, dst.AddrPort(), pin, o.Timeout)
 	r.DurationMs = float64(time.Since(start).Microseconds()) / 1000
 	r.Result = classify(err, ans)
 	if err != nil {
@@ -143,13 +157,28 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 
 // dial connects from inside a namespace, sends the probe hello and reads
 // the server's answer. local is the socket's own address once connected.
-func dial(ns string, target netip.AddrPort, timeout time.Duration) (local netip.AddrPort, ans *Answer, err error) {
+func dial(ns string, target netip.AddrPort, pin [2]int, timeout time.Duration) (local netip.AddrPort, ans *Answer, err error) {
 	var conn net.Conn
 	deadline := time.Now().Add(timeout)
 	err = apply.Do(ns, func() error {
 		d := net.Dialer{Deadline: deadline}
-		c, err := d.Dial("tcp4", target.String())
-		conn = c
+		if pin[0] == 0 {
+			c, err := d.Dial("tcp4", target.String())
+			conn = c
+			return err
+		}
+		// A pinned source port: try the range from a random start, since a
+		// recent probe may still hold a port.
+		span := pin[1] - pin[0] + 1
+		first := rand.IntN(span)
+		var err error
+		for i := 0; i < span; i++ {
+			d.LocalAddr = &net.TCPAddr{Port: pin[0] + (first+i)%span}
+			conn, err = d.Dial("tcp4", target.String())
+			if !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+				return err
+			}
+		}
 		return err
 	})
 	if err != nil {
@@ -173,6 +202,16 @@ func dial(ns string, target netip.AddrPort, timeout time.Duration) (local netip.
 		return local, nil, fmt.Errorf("connected, but the answer is not netlab's: %q", strings.TrimSpace(line))
 	}
 	return local, &a, nil
+}
+
+func isBackend(t *topology.Topology, svc, node string) bool {
+	s := t.Service(svc)
+	for _, n := range cloud.Backends(t, s) {
+		if n.Name == node {
+			return true
+		}
+	}
+	return false
 }
 
 // classify maps a dial outcome to a probe result.

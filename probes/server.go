@@ -70,7 +70,7 @@ func RunDaemon(labName string, ready *os.File) error {
 			return err
 		}
 		err = apply.Do(ns, func() error {
-			for _, port := range p.Ports {
+			for _, port := range p.PortNumbers() {
 				ln, err := net.Listen("tcp4", fmt.Sprintf(":%d", port))
 				if err != nil {
 					return fmt.Errorf("pod %s: listen :%d: %w", p.Name, port, err)

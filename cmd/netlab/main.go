@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/lab"
-	"github.com/netlab/netlab/lab/topology"
 	"github.com/netlab/netlab/topologies"
 )
 
@@ -56,7 +55,7 @@ through them. Scenarios are YAML files; the built-in ones are listed by 'netlab 
 		SilenceErrors: true,
 	}
 	root.AddCommand(upCmd(), downCmd(), statusCmd(), lsCmd(), execCmd(), probeCmd(), conntrackCmd(),
-		testCmd(), planCmd(), doctorCmd(), scenariosCmd(), daemonCmd())
+		testCmd(), planCmd(), doctorCmd(), scenariosCmd(), rulesCmd(), diffCmd(), daemonCmd())
 	return root
 }
 
@@ -79,8 +78,9 @@ func checkOutput(out string) error {
 }
 
 // loadScenario resolves a scenario argument: a path to a YAML file, or the
-// name of a built-in scenario.
-func loadScenario(arg string) (*lab.Scenario, error) {
+// name of a built-in scenario. kubeProxy optionally overrides its
+// kube-proxy ("iptables@1.28").
+func loadScenario(arg string, kubeProxy ...string) (*lab.Scenario, error) {
 	var (
 		data   []byte
 		source string
@@ -98,11 +98,12 @@ func loadScenario(arg string) (*lab.Scenario, error) {
 	} else {
 		return nil, fmt.Errorf("no scenario %q: not a file, and the built-in ones are %s", arg, strings.Join(topologies.Names(), ", "))
 	}
-	t, err := topology.Load(source, data)
-	if err != nil {
-		return nil, err
-	}
-	return &lab.Scenario{Source: source, YAML: data, Topology: t}, nil
+	return lab.LoadScenario(source, data, strings.Join(kubeProxy, ""))
+}
+
+// addKubeProxy adds --kube-proxy to a command.
+func addKubeProxy(c *cobra.Command, v *string) {
+	c.Flags().StringVar(v, "kube-proxy", "", "override the scenario's kube-proxy: MODE@VERSION, e.g. iptables@1.28")
 }
 
 // daemonCommand re-executes this binary as the lab daemon.

@@ -11,7 +11,7 @@ import (
 
 func planCmd() *cobra.Command {
 	var (
-		out, name, only string
+		out, name, only, kubeProxy string
 	)
 	c := &cobra.Command{
 		Use:   "plan SCENARIO",
@@ -20,14 +20,14 @@ func planCmd() *cobra.Command {
 route, neighbour, FDB entry and iptables ruleset that up would create, as the equivalent
 shell commands. What is printed is what is applied.`,
 		Example: `  netlab plan flannel-vxlan
-  netlab plan flannel-vxlan --node node-1
+  netlab plan flannel-vxlan --node node-1 --kube-proxy iptables@1.22
   netlab plan ./my-cluster.yaml -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if err := checkOutput(out); err != nil {
 				return err
 			}
-			sc, err := loadScenario(args[0])
+			sc, err := loadScenario(args[0], kubeProxy)
 			if err != nil {
 				return err
 			}
@@ -61,6 +61,7 @@ shell commands. What is printed is what is applied.`,
 	}
 	c.Flags().StringVar(&name, "name", "", "lab name used in namespace names (default: the scenario's name)")
 	c.Flags().StringVar(&only, "node", "", "print only this node's (or pod's, client's, vpc's) namespace")
+	addKubeProxy(c, &kubeProxy)
 	addOutput(c, &out)
 	return c
 }

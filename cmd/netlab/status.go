@@ -56,7 +56,7 @@ func describe(l *lab.Lab) *labView {
 	}
 	for _, p := range t.Pods {
 		ns, _ := l.NS(p.Name)
-		v.Pods = append(v.Pods, objectView{Name: p.Name, Namespace: ns, IP: p.Addr.String(), Node: p.Node, Ports: p.Ports, Present: apply.Exists(ns)})
+		v.Pods = append(v.Pods, objectView{Name: p.Name, Namespace: ns, IP: p.Addr.String(), Node: p.Node, Ports: p.PortNumbers(), Present: apply.Exists(ns)})
 	}
 	for _, c := range t.Cloud.Clients {
 		ns, _ := l.NS(c.Name)

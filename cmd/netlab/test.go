@@ -18,9 +18,9 @@ import (
 
 func testCmd() *cobra.Command {
 	var (
-		out     string
-		keep    bool
-		timeout time.Duration
+		out, kubeProxy string
+		keep           bool
+		timeout        time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "test LAB|SCENARIO",
@@ -40,8 +40,11 @@ it brings a lab up, tests it and takes it down again (--keep leaves it up).`,
 				return err
 			}
 			l, err := lab.Open(args[0])
+			if err == nil && kubeProxy != "" {
+				return fmt.Errorf("--kube-proxy applies to a scenario; lab %s is already up (netlab up SCENARIO --kube-proxy %s --name OTHER)", args[0], kubeProxy)
+			}
 			if errors.Is(err, state.ErrNotFound) {
-				sc, lerr := loadScenario(args[0])
+				sc, lerr := loadScenario(args[0], kubeProxy)
 				if lerr != nil {
 					return lerr
 				}
@@ -85,6 +88,7 @@ it brings a lab up, tests it and takes it down again (--keep leaves it up).`,
 	}
 	c.Flags().BoolVar(&keep, "keep", false, "leave the lab up after testing a scenario")
 	c.Flags().DurationVar(&timeout, "timeout", probes.DefaultTimeout, "per-probe timeout")
+	addKubeProxy(c, &kubeProxy)
 	addOutput(c, &out)
 	return c
 }

@@ -13,8 +13,8 @@ import (
 
 func upCmd() *cobra.Command {
 	var (
-		name, out string
-		workers   int
+		name, out, kubeProxy string
+		workers              int
 	)
 	c := &cobra.Command{
 		Use:   "up SCENARIO",
@@ -24,13 +24,14 @@ func upCmd() *cobra.Command {
 that serves every pod's ports. If anything fails, everything made so far is removed.`,
 		Example: `  netlab up flannel-vxlan
   netlab up flannel-host-gw --name hg
+  netlab up flannel-vxlan --kube-proxy iptables@1.22
   netlab up ./my-cluster.yaml -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if err := checkOutput(out); err != nil {
 				return err
 			}
-			sc, err := loadScenario(args[0])
+			sc, err := loadScenario(args[0], kubeProxy)
 			if err != nil {
 				return err
 			}
@@ -58,6 +59,7 @@ that serves every pod's ports. If anything fails, everything made so far is remo
 	}
 	c.Flags().StringVar(&name, "name", "", "lab name (default: the scenario's name)")
 	c.Flags().IntVar(&workers, "workers", 0, "namespaces configured in parallel (default 2 x CPUs)")
+	addKubeProxy(c, &kubeProxy)
 	addOutput(c, &out)
 	return c
 }

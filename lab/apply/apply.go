@@ -318,6 +318,22 @@ func configure(h *handles, ns *plan.Namespace, peers []*plan.Peer) error {
 			return fmt.Errorf("%s: route %s: %w", ns.Name, r.String(), err)
 		}
 	}
+	for _, r := range ns.Rules {
+		rule := netlink.NewRule()
+		rule.Priority, rule.Table, rule.IifName, rule.Family = r.Priority, r.Table, r.IIF, unix.AF_INET
+		switch r.Proto {
+		case "tcp":
+			rule.IPProto = unix.IPPROTO_TCP
+		case "udp":
+			rule.IPProto = unix.IPPROTO_UDP
+		}
+		if r.SPort != [2]int{} {
+			rule.Sport = netlink.NewRulePortRange(uint16(r.SPort[0]), uint16(r.SPort[1]))
+		}
+		if err := nh.RuleAdd(rule); err != nil {
+			return fmt.Errorf("%s: rule %s: %w", ns.Name, r, err)
+		}
+	}
 	for _, n := range ns.Neighs {
 		l, err := get(n.Dev)
 		if err != nil {
@@ -373,6 +389,7 @@ func toRoute(r plan.Route, get func(string) (netlink.Link, error)) (*netlink.Rou
 	if r.Scope == "link" {
 		route.Scope = netlink.SCOPE_LINK
 	}
+	route.Table = r.Table
 	return route, nil
 }
 

@@ -86,3 +86,25 @@ func (r *Ruleset) Restore() string {
 	}
 	return b.String()
 }
+
+// Merge returns r with other's tables, chains and rules added after r's own
+// (nil-safe on both sides). Chains keep r's order; new ones follow.
+func (r *Ruleset) Merge(other *Ruleset) *Ruleset {
+	if r == nil {
+		return other
+	}
+	if other == nil {
+		return r
+	}
+	for _, ot := range other.Tables {
+		t := r.Table(ot.Name)
+		for _, oc := range ot.Chains {
+			c := t.Chain(oc.Name)
+			if oc.Policy != "-" {
+				c.Policy = oc.Policy
+			}
+			c.Rules = append(c.Rules, oc.Rules...)
+		}
+	}
+	return r
+}

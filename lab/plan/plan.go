@@ -11,6 +11,7 @@ const (
 	RoleNode   = "node"
 	RolePod    = "pod"
 	RoleClient = "client"
+	RoleSLB    = "slb"
 )
 
 // Plan is everything one lab creates.
@@ -34,6 +35,7 @@ type Namespace struct {
 	Links   []Link   `json:"links,omitempty"`
 	Addrs   []Addr   `json:"addrs,omitempty"`
 	Routes  []Route  `json:"routes,omitempty"`
+	Rules   []Rule   `json:"rules,omitempty"`
 	Neighs  []Neigh  `json:"neighs,omitempty"`
 	FDB     []FDB    `json:"fdb,omitempty"`
 	// IPTables is applied with one iptables-restore call.
@@ -99,6 +101,18 @@ type Route struct {
 	Onlink bool   `json:"onlink,omitempty"`
 	// Scope "link" for a gateway-less route to a host on the wire.
 	Scope string `json:"scope,omitempty"`
+	// Table is the routing table (0: main).
+	Table int `json:"table,omitempty"`
+}
+
+// Rule is a policy routing rule: packets that came in on IIF with this
+// protocol and source port range are looked up in Table.
+type Rule struct {
+	Priority int    `json:"priority"`
+	IIF      string `json:"iif,omitempty"`
+	Proto    string `json:"ipproto,omitempty"` // tcp | udp
+	SPort    [2]int `json:"sport,omitempty"`
+	Table    int    `json:"table"`
 }
 
 // Neigh is a permanent ARP entry.

@@ -50,7 +50,11 @@ func (ns *Namespace) renderPhase1(b *strings.Builder) {
 	fmt.Fprintf(b, "ip netns add %s\n", ns.Name)
 	fmt.Fprintf(b, "ip -n %s link set lo up\n", ns.Name)
 	for _, s := range ns.Sysctls {
-		fmt.Fprintf(b, "ip netns exec %s sysctl -qw %s=%s\n", ns.Name, s.Key, s.Value)
+		kv := s.Key + "=" + s.Value
+		if strings.ContainsAny(kv, " \t") {
+			kv = "'" + kv + "'"
+		}
+		fmt.Fprintf(b, "ip netns exec %s sysctl -qw %s\n", ns.Name, kv)
 	}
 }
 
@@ -73,6 +77,9 @@ func (ns *Namespace) renderPhase3(b *strings.Builder, peers []*Peer) {
 	}
 	for _, r := range ns.Routes {
 		fmt.Fprintf(b, "ip -n %s route add %s\n", n, r.String())
+	}
+	for _, r := range ns.Rules {
+		fmt.Fprintf(b, "ip -n %s rule add %s\n", n, r.String())
 	}
 	for _, nb := range ns.Neighs {
 		fmt.Fprintf(b, "ip -n %s neigh replace %s lladdr %s dev %s nud permanent\n", n, nb.IP, nb.MAC, nb.Dev)
@@ -134,5 +141,22 @@ func (r Route) String() string {
 	if r.Onlink {
 		s += " onlink"
 	}
+	if r.Table != 0 {
+		s += fmt.Sprintf(" table %d", r.Table)
+	}
 	return s
+}
+
+func (r Rule) String() string {
+	s := fmt.Sprintf("pref %d", r.Priority)
+	if r.IIF != "" {
+		s += " iif " + r.IIF
+	}
+	if r.Proto != "" {
+		s += " ipproto " + r.Proto
+	}
+	if r.SPort != [2]int{} {
+		s += fmt.Sprintf(" sport %d-%d", r.SPort[0], r.SPort[1])
+	}
+	return s + fmt.Sprintf(" lookup %d", r.Table)
 }

@@ -34,6 +34,8 @@ type State struct {
 	Scenario string `json:"scenario"`
 	Source   string `json:"source"`
 	Topology string `json:"topology"`
+	// KubeProxy is the --kube-proxy override the lab was brought up with.
+	KubeProxy string `json:"kubeProxy,omitempty"`
 	// Namespaces are every netns the lab may have created, written before
 	// the first one is made.
 	Namespaces []string  `json:"namespaces"`

@@ -6,19 +6,26 @@
 // support engineer can transcribe a customer's cluster by hand.
 package topology
 
-import "net/netip"
+import (
+	"net/netip"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
 
 // Topology is one scenario: a cluster, how it is wired, and the probes that
 // must hold on it. Fields tagged `yaml:"-"` are derived by Load.
 type Topology struct {
-	Name        string  `yaml:"name"`
-	Description string  `yaml:"description"`
-	CNI         CNI     `yaml:"cni"`
-	Network     Network `yaml:"network"`
-	Nodes       []Node  `yaml:"nodes"`
-	Pods        []Pod   `yaml:"pods"`
-	Cloud       Cloud   `yaml:"cloud"`
-	Probes      []Probe `yaml:"probes"`
+	Name        string     `yaml:"name"`
+	Description string     `yaml:"description"`
+	CNI         CNI        `yaml:"cni"`
+	Network     Network    `yaml:"network"`
+	Nodes       []Node     `yaml:"nodes"`
+	Pods        []Pod      `yaml:"pods"`
+	KubeProxy   *KubeProxy `yaml:"kubeProxy"`
+	Services    []Service  `yaml:"services"`
+	Cloud       Cloud      `yaml:"cloud"`
+	Probes      []Probe    `yaml:"probes"`
 
 	// File is where the scenario came from, for messages.
 	File string `yaml:"-"`
@@ -70,16 +77,103 @@ type Node struct {
 // Pod is one pod: a network namespace behind the node's CNI, running an app
 // server on each of its ports.
 type Pod struct {
-	Name        string            `yaml:"name"`
-	Node        string            `yaml:"node"`
-	IP          string            `yaml:"ip"`
-	Labels      map[string]string `yaml:"labels"`
-	Ports       []int             `yaml:"ports"`
-	HostNetwork bool              `yaml:"hostNetwork"`
-	Line        int               `yaml:"-"`
+	Name   string            `yaml:"name"`
+	Node   string            `yaml:"node"`
+	IP     string            `yaml:"ip"`
+	Labels map[string]string `yaml:"labels"`
+	// Ports are the container ports the pod's app server listens on:
+	// a number, or {name, port} for a named port.
+	Ports       []PodPort `yaml:"ports"`
+	HostNetwork bool      `yaml:"hostNetwork"`
+	// Ready (default true) and Terminating set the pod's endpoint
+	// conditions; a terminating pod is not ready but still serving.
+	Ready       *bool `yaml:"ready"`
+	Terminating bool  `yaml:"terminating"`
+	Line        int   `yaml:"-"`
 
 	Addr netip.Addr `yaml:"-"`
 }
+
+// PodPort is a container port, optionally named (for a Service's named
+// targetPort). In YAML: 80, or {name: http, port: 80}.
+type PodPort struct {
+	Name string `yaml:"name"`
+	Port int    `yaml:"port"`
+	Line int    `yaml:"-"`
+}
+
+// UnmarshalYAML accepts a bare number as well as the mapping.
+func (p *PodPort) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&p.Port)
+	}
+	type plain PodPort
+	return n.Decode((*plain)(p))
+}
+
+// IsReady is the pod's readiness (default true; false while terminating).
+func (p *Pod) IsReady() bool { return !p.Terminating && (p.Ready == nil || *p.Ready) }
+
+// PortNumbers lists the pod's ports.
+func (p *Pod) PortNumbers() []int {
+	out := make([]int, len(p.Ports))
+	for i, x := range p.Ports {
+		out[i] = x.Port
+	}
+	return out
+}
+
+// KubeProxy selects kube-proxy's mode and version.
+type KubeProxy struct {
+	// Mode is iptables (ipvs, nftables and userspace come later).
+	Mode    string `yaml:"mode"`
+	Version string `yaml:"version"`
+	Line    int    `yaml:"-"`
+}
+
+// Service is a Kubernetes Service; its endpoints are the pods its selector
+// matches.
+type Service struct {
+	Name      string            `yaml:"name"`
+	Namespace string            `yaml:"namespace"`
+	Type      string            `yaml:"type"`
+	ClusterIP string            `yaml:"clusterIP"`
+	Selector  map[string]string `yaml:"selector"`
+	Ports     []ServicePort     `yaml:"ports"`
+
+	ExternalIPs              []string `yaml:"externalIPs"`
+	LoadBalancerIP           string   `yaml:"loadBalancerIP"`
+	LoadBalancerSourceRanges []string `yaml:"loadBalancerSourceRanges"`
+	ExternalTrafficPolicy    string   `yaml:"externalTrafficPolicy"`
+	InternalTrafficPolicy    string   `yaml:"internalTrafficPolicy"`
+	HealthCheckNodePort      int      `yaml:"healthCheckNodePort"`
+	SessionAffinity          string   `yaml:"sessionAffinity"`
+	SessionAffinityTimeout   int      `yaml:"sessionAffinityTimeoutSeconds"`
+	Line                     int      `yaml:"-"`
+
+	ClusterAddr netip.Addr `yaml:"-"`
+	LBAddr      netip.Addr `yaml:"-"`
+}
+
+// ServicePort is one port of a Service. TargetPort is a number or the name
+// of a pod port; it defaults to Port.
+type ServicePort struct {
+	Name       string `yaml:"name"`
+	Port       int    `yaml:"port"`
+	TargetPort string `yaml:"targetPort"`
+	NodePort   int    `yaml:"nodePort"`
+	Protocol   string `yaml:"protocol"`
+	Line       int    `yaml:"-"`
+}
+
+// Service types and policies.
+const (
+	TypeClusterIP    = "ClusterIP"
+	TypeNodePort     = "NodePort"
+	TypeLoadBalancer = "LoadBalancer"
+	PolicyCluster    = "Cluster"
+	PolicyLocal      = "Local"
+)
 
 // Cloud is what sits outside the nodes: for now, outside clients that reach
 // the cluster only through the VPC router.
@@ -171,4 +265,51 @@ func (t *Topology) PodsOn(node string) []*Pod {
 		}
 	}
 	return out
+}
+
+// Service returns the Service with that name, or nil.
+func (t *Topology) Service(name string) *Service {
+	for i := range t.Services {
+		if t.Services[i].Name == name {
+			return &t.Services[i]
+		}
+	}
+	return nil
+}
+
+// Endpoints are the pods a Service selects, in file order. A Service
+// without a selector has none.
+func (t *Topology) Endpoints(s *Service) []*Pod {
+	if len(s.Selector) == 0 {
+		return nil
+	}
+	var out []*Pod
+	for i := range t.Pods {
+		p := &t.Pods[i]
+		match := true
+		for k, v := range s.Selector {
+			if p.Labels[k] != v {
+				match = false
+				break
+			}
+		}
+		if match {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TargetPort resolves a Service port's target on a pod: the number, or the
+// pod's port of that name (0 if the pod has none).
+func (sp *ServicePort) TargetOn(p *Pod) int {
+	if n, err := strconv.Atoi(sp.TargetPort); err == nil {
+		return n
+	}
+	for _, pp := range p.Ports {
+		if pp.Name == sp.TargetPort {
+			return pp.Port
+		}
+	}
+	return 0
 }

@@ -13,6 +13,15 @@ const (
 	KindNode   = "node"
 	KindClient = "client"
 	KindIP     = "ip"
+	KindSvc    = "svc"
+)
+
+// Ways to reach a Service (a probe target's access).
+const (
+	AccessCluster      = "cluster"
+	AccessNodePort     = "nodeport"
+	AccessLoadBalancer = "loadbalancer"
+	AccessExternal     = "external"
 )
 
 // Ref is a resolved probe end: a pod, node or outside client (with its
@@ -22,6 +31,10 @@ type Ref struct {
 	Name string     `json:"name,omitempty"`
 	Addr netip.Addr `json:"addr"`
 	Port int        `json:"port,omitempty"`
+	// For a Service target: how it is reached, and through which node
+	// (the NodePort's node, or the node the load balancer picks).
+	Access string `json:"access,omitempty"`
+	Via    string `json:"via,omitempty"`
 }
 
 func (r Ref) String() string {
@@ -60,6 +73,9 @@ func (t *Topology) ResolveTarget(s string) (Ref, error) {
 		return Ref{}, fmt.Errorf("%q: an IP target needs a port, e.g. %s:80", s, a)
 	}
 	kind, rest := splitKind(s)
+	if kind == KindSvc {
+		return t.resolveService(s, rest)
+	}
 	name, portStr, hasPort := strings.Cut(rest, ":")
 	r, err := t.lookup(kind, name, s)
 	if err != nil {
@@ -75,7 +91,7 @@ func (t *Topology) ResolveTarget(s string) (Ref, error) {
 	}
 	if r.Kind == KindPod {
 		if p := t.Pod(r.Name); len(p.Ports) > 0 {
-			r.Port = p.Ports[0]
+			r.Port = p.Ports[0].Port
 			return r, nil
 		}
 		return Ref{}, fmt.Errorf("%q: pod %s declares no ports; name one, e.g. %s:80", s, r.Name, s)
@@ -116,4 +132,59 @@ func (t *Topology) lookup(kind, name, orig string) (Ref, error) {
 		return Ref{}, fmt.Errorf("%q: no pod, node or client is named %q", orig, name)
 	}
 	return found[0], nil // names are unique across kinds (validated)
+}
+
+// resolveService resolves svc/NAME[:PORT], svc/NAME:nodeport@NODE,
+// svc/NAME:loadbalancer[@NODE] and svc/NAME:external (the first port).
+func (t *Topology) resolveService(orig, rest string) (Ref, error) {
+	name, access, _ := strings.Cut(rest, ":")
+	access, via, _ := strings.Cut(access, "@")
+	s := t.Service(name)
+	if s == nil {
+		return Ref{}, fmt.Errorf("%q: no Service is named %q", orig, name)
+	}
+	if len(s.Ports) == 0 {
+		return Ref{}, fmt.Errorf("%q: Service %s has no ports", orig, name)
+	}
+	r := Ref{Kind: KindSvc, Name: name, Access: AccessCluster, Addr: s.ClusterAddr, Port: s.Ports[0].Port}
+	switch access {
+	case "":
+	case AccessNodePort:
+		if s.Type == TypeClusterIP {
+			return Ref{}, fmt.Errorf("%q: Service %s is a ClusterIP Service; it has no NodePort", orig, name)
+		}
+		n := t.Node(via)
+		if n == nil {
+			return Ref{}, fmt.Errorf("%q: name the node whose NodePort to use, e.g. svc/%s:nodeport@%s", orig, name, t.Nodes[0].Name)
+		}
+		r.Access, r.Via, r.Addr, r.Port = AccessNodePort, via, n.Addr, s.Ports[0].NodePort
+	case AccessLoadBalancer:
+		if !s.LBAddr.IsValid() {
+			return Ref{}, fmt.Errorf("%q: Service %s has no loadBalancerIP", orig, name)
+		}
+		if via != "" && t.Node(via) == nil {
+			return Ref{}, fmt.Errorf("%q: no node is named %q", orig, via)
+		}
+		r.Access, r.Via, r.Addr = AccessLoadBalancer, via, s.LBAddr
+	case AccessExternal:
+		if len(s.ExternalIPs) == 0 {
+			return Ref{}, fmt.Errorf("%q: Service %s has no externalIPs", orig, name)
+		}
+		a, err := netip.ParseAddr(s.ExternalIPs[0])
+		if err != nil {
+			return Ref{}, err
+		}
+		r.Access, r.Addr = AccessExternal, a
+	default:
+		found := false
+		for _, p := range s.Ports {
+			if p.Name == access || strconv.Itoa(p.Port) == access {
+				r.Port, found = p.Port, true
+			}
+		}
+		if !found {
+			return Ref{}, fmt.Errorf("%q: Service %s has no port %q (use a port name or number, nodeport@NODE, loadbalancer or external)", orig, name, access)
+		}
+	}
+	return r, nil
 }

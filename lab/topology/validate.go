@@ -24,7 +24,7 @@ var Backends = map[string][]string{
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // reserved names are namespaces the lab itself uses.
-var reserved = map[string]bool{"vpc": true}
+var reserved = map[string]bool{"vpc": true, "slb": true}
 
 // ValidName reports whether s can name a lab, node, pod or client (it
 // becomes part of a network namespace name).
@@ -54,7 +54,7 @@ func applyDefaultsAndValidate(c *collector, t *Topology) {
 			return
 		}
 		if reserved[name] {
-			c.add(line, field, "pick another name", "%q is reserved for the lab's VPC namespace", name)
+			c.add(line, field, "pick another name", "%q is reserved for the lab's VPC / SLB namespaces", name)
 			return
 		}
 		if prev, ok := names[name]; ok {
@@ -69,6 +69,8 @@ func applyDefaultsAndValidate(c *collector, t *Topology) {
 	validateNodes(c, t, claim)
 	validatePods(c, t, claim)
 	validateClients(c, t, claim)
+	validateKubeProxy(c, t)
+	validateServices(c, t)
 	if len(c.ps) == 0 {
 		validateProbes(c, t)
 	}
@@ -281,14 +283,18 @@ func validatePods(c *collector, t *Topology, claim func(int, string, string, str
 			}
 			continue
 		}
-		seen := map[int]bool{}
-		for _, port := range p.Ports {
-			if port < 1 || port > 65535 {
-				c.add(p.Line, field+".ports", "use ports in 1-65535", "port %d is out of range", port)
-			} else if seen[port] {
-				c.add(p.Line, field+".ports", "list each port once", "port %d is listed twice", port)
+		seen, seenName := map[int]bool{}, map[string]bool{}
+		for _, pp := range p.Ports {
+			line := max(pp.Line, p.Line)
+			switch {
+			case pp.Port < 1 || pp.Port > 65535:
+				c.add(line, field+".ports", "use ports in 1-65535", "port %d is out of range", pp.Port)
+			case seen[pp.Port]:
+				c.add(line, field+".ports", "list each port once", "port %d is listed twice", pp.Port)
+			case pp.Name != "" && seenName[pp.Name]:
+				c.add(line, field+".ports", "give each port its own name", "port name %q is used twice", pp.Name)
 			}
-			seen[port] = true
+			seen[pp.Port], seenName[pp.Name] = true, pp.Name != ""
 		}
 		if p.HostNetwork {
 			if p.IP != "" && p.IP != nd.Addr.String() {
@@ -374,7 +380,7 @@ func validateProbes(c *collector, t *Topology) {
 		if pr.To == "" {
 			c.add(pr.Line, field+".to", "write pod/NAME[:port], node/NAME:port or IP:port", "probe %q has no target", pr.Name)
 		} else if _, err := t.ResolveTarget(pr.To); err != nil {
-			c.add(pr.Line, field+".to", "write pod/NAME[:port], node/NAME:port or IP:port", "%v", err)
+			c.add(pr.Line, field+".to", "write pod/NAME[:port], svc/NAME[:port|:nodeport@NODE|:loadbalancer|:external], node/NAME:port or IP:port", "%v", err)
 		}
 		e := &pr.Expect
 		line := e.Line

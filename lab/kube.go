@@ -1,0 +1,87 @@
+package lab
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/lab/topology"
+)
+
+// kubeProxy renders each node's kube-proxy rules and puts them in front of
+// the CNI's (kube-proxy prepends its jumps to the built-in chains).
+func kubeProxy(p *plan.Plan, t *topology.Topology) error {
+	kp := t.KubeProxy
+	if kp == nil {
+		return nil
+	}
+	if !topology.KubeProxyModes[kp.Mode] {
+		return fmt.Errorf("kube-proxy %s mode is not implemented yet; use --kube-proxy iptables@%s", kp.Mode, kp.Version)
+	}
+	v, err := kubeproxy.ParseVersion(kp.Version)
+	if err != nil {
+		return err
+	}
+	services := KubeProxyServices(t)
+	for _, n := range t.Nodes {
+		res, err := kubeproxy.IPTables(v, kubeproxy.Node{
+			Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services,
+		})
+		if err != nil {
+			return fmt.Errorf("kube-proxy %s on %s: %w", kp.Version, n.Name, err)
+		}
+		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
+		ns.Sysctls = append(ns.Sysctls, res.Sysctls...)
+		// Bridged pod-to-pod traffic on cni0 must cross iptables for a
+		// same-node Service reply to be un-DNATed (kubeadm checks this).
+		ns.Sysctls = append(ns.Sysctls, plan.Sysctl{Key: "net.bridge.bridge-nf-call-iptables", Value: "1"})
+		ns.IPTables = res.Rules.Merge(ns.IPTables)
+	}
+	return nil
+}
+
+// KubeProxyServices turns the topology's Services and the pods their
+// selectors match into kube-proxy's view: Services with EndpointSlice
+// endpoints (a pod's readiness and termination become its conditions).
+func KubeProxyServices(t *topology.Topology) []kubeproxy.Service {
+	var out []kubeproxy.Service
+	for i := range t.Services {
+		s := &t.Services[i]
+		ks := kubeproxy.Service{
+			Namespace: s.Namespace, Name: s.Name, Type: s.Type, ClusterIP: s.ClusterAddr.String(),
+			ExternalIPs: s.ExternalIPs, LoadBalancerSourceRanges: s.LoadBalancerSourceRanges,
+			ExternalTrafficPolicy: s.ExternalTrafficPolicy, InternalTrafficPolicy: s.InternalTrafficPolicy,
+			HealthCheckNodePort: s.HealthCheckNodePort, SessionAffinity: s.SessionAffinity,
+			SessionAffinityTimeoutSeconds: s.SessionAffinityTimeout,
+		}
+		if s.Type == topology.TypeClusterIP {
+			ks.ExternalTrafficPolicy = ""
+		}
+		if s.LBAddr.IsValid() {
+			ks.LoadBalancerIPs = []string{s.LBAddr.String()}
+		}
+		for _, sp := range s.Ports {
+			kp := kubeproxy.Port{Name: sp.Name, Port: sp.Port, NodePort: sp.NodePort, Protocol: sp.Protocol, TargetPort: sp.TargetPort}
+			if n, err := strconv.Atoi(sp.TargetPort); err == nil {
+				kp.TargetPort = n
+			}
+			ks.Ports = append(ks.Ports, kp)
+		}
+		for _, pod := range t.Endpoints(s) {
+			ep := kubeproxy.Endpoint{IP: pod.Addr.String(), NodeName: pod.Node}
+			ready, serving, term := pod.IsReady(), pod.IsReady() || pod.Terminating, pod.Terminating
+			ep.Ready, ep.Serving, ep.Terminating = &ready, &serving, &term
+			for _, sp := range s.Ports {
+				if port := sp.TargetOn(pod); port != 0 {
+					ep.Ports = append(ep.Ports, kubeproxy.EndpointPort{Name: sp.Name, Port: port, Protocol: sp.Protocol})
+				}
+			}
+			if len(ep.Ports) > 0 {
+				ks.Endpoints = append(ks.Endpoints, ep)
+			}
+		}
+		out = append(out, ks)
+	}
+	return out
+}

@@ -1,0 +1,76 @@
+// Package kubeproxy renders the rules a given kube-proxy mode and version
+// installs on one node: one file per mode, versions.go for the behaviour
+// switches (each named after its upstream PR or KEP). The facts and their
+// sources are in shared/reference/kube-proxy-reference.md.
+//
+// The input types mirror the scenario JSON of the kube-proxy oracle
+// (shared/oracle/README.md) field for field, so that a renderer's output can
+// be checked against what the real kube-proxy writes for the same input.
+package kubeproxy
+
+// Node is what kube-proxy knows about the node it runs on.
+type Node struct {
+	Name string   `json:"nodeName"`
+	IPs  []string `json:"nodeIPs"`
+	// ClusterCIDR drives the local-traffic detector (--cluster-cidr); ""
+	// means no detector, as in real kube-proxy.
+	ClusterCIDR       string          `json:"clusterCIDR"`
+	MasqueradeAll     bool            `json:"masqueradeAll,omitempty"`
+	MasqueradeBit     *int            `json:"masqueradeBit,omitempty"`
+	NodePortAddresses []string        `json:"nodePortAddresses,omitempty"`
+	IPVSScheduler     string          `json:"ipvsScheduler,omitempty"`
+	FeatureGates      map[string]bool `json:"featureGates,omitempty"`
+	Services          []Service       `json:"services"`
+}
+
+// Service is one Service with its endpoints (the EndpointSlices' content).
+type Service struct {
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Type is ClusterIP, NodePort or LoadBalancer.
+	Type      string `json:"type,omitempty"`
+	ClusterIP string `json:"clusterIP,omitempty"`
+	Ports     []Port `json:"ports"`
+
+	ExternalIPs              []string `json:"externalIPs,omitempty"`
+	LoadBalancerIPs          []string `json:"loadBalancerIPs,omitempty"`
+	LoadBalancerSourceRanges []string `json:"loadBalancerSourceRanges,omitempty"`
+	// ExternalTrafficPolicy / InternalTrafficPolicy: Cluster or Local.
+	ExternalTrafficPolicy string `json:"externalTrafficPolicy,omitempty"`
+	InternalTrafficPolicy string `json:"internalTrafficPolicy,omitempty"`
+	HealthCheckNodePort   int    `json:"healthCheckNodePort,omitempty"`
+	// SessionAffinity is None or ClientIP.
+	SessionAffinity               string `json:"sessionAffinity,omitempty"`
+	SessionAffinityTimeoutSeconds int    `json:"sessionAffinityTimeoutSeconds,omitempty"`
+
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+}
+
+// Port is a Service port. TargetPort is a number or a port name.
+type Port struct {
+	Name       string `json:"name,omitempty"`
+	Port       int    `json:"port"`
+	TargetPort any    `json:"targetPort,omitempty"`
+	NodePort   int    `json:"nodePort,omitempty"`
+	Protocol   string `json:"protocol,omitempty"`
+}
+
+// Endpoint is one EndpointSlice endpoint. Nil conditions take the oracle's
+// defaults: ready true, serving = ready, terminating false.
+type Endpoint struct {
+	IP          string         `json:"ip"`
+	NodeName    string         `json:"nodeName,omitempty"`
+	Zone        string         `json:"zone,omitempty"`
+	Ready       *bool          `json:"ready,omitempty"`
+	Serving     *bool          `json:"serving,omitempty"`
+	Terminating *bool          `json:"terminating,omitempty"`
+	Ports       []EndpointPort `json:"ports,omitempty"`
+}
+
+// EndpointPort is a port an endpoint serves, matched to Service ports by
+// name.
+type EndpointPort struct {
+	Name     string `json:"name,omitempty"`
+	Port     int    `json:"port"`
+	Protocol string `json:"protocol,omitempty"`
+}

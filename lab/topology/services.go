@@ -1,0 +1,232 @@
+package topology
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// NodePort range (kube-apiserver --service-node-port-range default).
+const (
+	NodePortMin = 30000
+	NodePortMax = 32767
+)
+
+// KubeProxyModes are the modes a scenario may name; Implemented says which
+// this version of netlab can build.
+var KubeProxyModes = map[string]bool{"iptables": true, "ipvs": false, "nftables": false, "userspace": false}
+
+var versionRE = regexp.MustCompile(`^v?1\.(\d+)(\.\d+)?$`)
+
+func validateKubeProxy(c *collector, t *Topology) {
+	kp := t.KubeProxy
+	if kp == nil {
+		if len(t.Services) > 0 {
+			t.KubeProxy = &KubeProxy{Mode: "iptables", Version: "1.28", Line: t.Line}
+		}
+		return
+	}
+	if kp.Mode == "" {
+		kp.Mode = "iptables"
+	}
+	if _, ok := KubeProxyModes[kp.Mode]; !ok {
+		c.add(kp.Line, "kubeProxy.mode", "use iptables, ipvs, nftables or userspace", "unknown kube-proxy mode %q", kp.Mode)
+	}
+	if kp.Version == "" {
+		kp.Version = "1.28"
+	}
+	if !versionRE.MatchString(kp.Version) {
+		c.add(kp.Line, "kubeProxy.version", `write a Kubernetes minor version such as "1.28"`, "%q is not a Kubernetes version", kp.Version)
+	}
+}
+
+// ParseKubeProxy parses a command-line override "MODE@VERSION" (either part
+// may be left out: "ipvs", "@1.22").
+func ParseKubeProxy(s string) (*KubeProxy, error) {
+	mode, version, _ := strings.Cut(s, "@")
+	kp := &KubeProxy{Mode: mode, Version: version}
+	if kp.Mode == "" {
+		kp.Mode = "iptables"
+	}
+	if _, ok := KubeProxyModes[kp.Mode]; !ok {
+		return nil, fmt.Errorf("--kube-proxy %s: unknown mode %q (iptables, ipvs, nftables, userspace)", s, kp.Mode)
+	}
+	if kp.Version == "" {
+		kp.Version = "1.28"
+	}
+	if !versionRE.MatchString(kp.Version) {
+		return nil, fmt.Errorf("--kube-proxy %s: %q is not a Kubernetes version such as 1.28", s, kp.Version)
+	}
+	return kp, nil
+}
+
+func validateServices(c *collector, t *Topology) {
+	sp := t.Network.ServicesPrefix
+	usedIP := map[netip.Addr]string{}
+	usedNodePort := map[int]string{}
+	names := map[string]bool{}
+	// First pass: explicit addresses and node ports, so that defaults
+	// never take one a later Service names.
+	for i := range t.Services {
+		s := &t.Services[i]
+		if s.ClusterIP != "" && s.ClusterIP != "None" {
+			if a, err := netip.ParseAddr(s.ClusterIP); err == nil {
+				usedIP[a] = s.Name
+			}
+		}
+		for _, p := range s.Ports {
+			if p.NodePort != 0 {
+				usedNodePort[p.NodePort] = s.Name
+			}
+		}
+		if s.HealthCheckNodePort != 0 {
+			usedNodePort[s.HealthCheckNodePort] = s.Name
+		}
+	}
+	nextIP := addN(sp.Addr(), 10)
+	nextNodePort := NodePortMin
+	allocNodePort := func() int {
+		for usedNodePort[nextNodePort] != "" {
+			nextNodePort++
+		}
+		usedNodePort[nextNodePort] = "?"
+		return nextNodePort
+	}
+	for i := range t.Services {
+		s := &t.Services[i]
+		field := fmt.Sprintf("services[%d]", i)
+		line := s.Line
+		if err := ValidName(s.Name); err != nil {
+			c.add(line, field+".name", "use a name like nginx1", "service name %v", err)
+		}
+		if s.Namespace == "" {
+			s.Namespace = "default"
+		}
+		if err := ValidName(s.Namespace); err != nil {
+			c.add(line, field+".namespace", "use a namespace like default", "namespace %v", err)
+		}
+		if names[s.Name] {
+			c.add(line, field+".name", "give each Service its own name", "service %q is defined twice", s.Name)
+		}
+		names[s.Name] = true
+		if s.Type == "" {
+			s.Type = TypeClusterIP
+		}
+		if s.Type != TypeClusterIP && s.Type != TypeNodePort && s.Type != TypeLoadBalancer {
+			c.add(line, field+".type", "use ClusterIP, NodePort or LoadBalancer", "unknown service type %q", s.Type)
+		}
+		external := s.Type != TypeClusterIP
+		switch {
+		case s.ClusterIP == "" && !sp.IsValid():
+		case s.ClusterIP == "":
+			for usedIP[nextIP] != "" {
+				nextIP = nextIP.Next()
+			}
+			if !sp.Contains(nextIP) {
+				c.add(line, field, "widen network.services", "network.services %s is full", sp)
+				break
+			}
+			s.ClusterAddr = nextIP
+			usedIP[nextIP] = s.Name
+		case s.ClusterIP == "None":
+			c.add(line, field+".clusterIP", "give the Service a ClusterIP or leave it out", "headless Services are not supported (kube-proxy ignores them)")
+		default:
+			a, ok := parseIP(c, line, field+".clusterIP", s.ClusterIP)
+			if !ok {
+				break
+			}
+			s.ClusterAddr = a
+			if sp.IsValid() && !sp.Contains(a) {
+				c.add(line, field+".clusterIP", fmt.Sprintf("pick an address in %s", sp), "%s is outside network.services %s", a, sp)
+			} else if usedIP[a] != s.Name {
+				c.add(line, field+".clusterIP", "give each Service its own ClusterIP", "%s is already Service %s's ClusterIP", a, usedIP[a])
+			}
+		}
+		if len(s.Ports) == 0 {
+			c.add(line, field+".ports", "add ports: [{port: 80}]", "service %s has no ports", s.Name)
+		}
+		portNames := map[string]bool{}
+		for j := range s.Ports {
+			p := &s.Ports[j]
+			pf := fmt.Sprintf("%s.ports[%d]", field, j)
+			pl := max(p.Line, line)
+			if p.Port < 1 || p.Port > 65535 {
+				c.add(pl, pf+".port", "use a port in 1-65535", "port %d is out of range", p.Port)
+			}
+			if len(s.Ports) > 1 && p.Name == "" {
+				c.add(pl, pf+".name", "name every port of a multi-port Service", "port %d has no name", p.Port)
+			}
+			if portNames[p.Name] && p.Name != "" {
+				c.add(pl, pf+".name", "give each port its own name", "port name %q is used twice", p.Name)
+			}
+			portNames[p.Name] = true
+			if p.TargetPort == "" {
+				p.TargetPort = strconv.Itoa(p.Port)
+			} else if n, err := strconv.Atoi(p.TargetPort); err == nil && (n < 1 || n > 65535) {
+				c.add(pl, pf+".targetPort", "use a port in 1-65535 or a pod port's name", "targetPort %d is out of range", n)
+			}
+			if p.Protocol == "" {
+				p.Protocol = "TCP"
+			}
+			if p.Protocol != "TCP" && p.Protocol != "UDP" {
+				c.add(pl, pf+".protocol", "use TCP or UDP", "unsupported protocol %q", p.Protocol)
+			}
+			switch {
+			case !external && p.NodePort != 0:
+				c.add(pl, pf+".nodePort", "drop nodePort or make the Service a NodePort / LoadBalancer", "a ClusterIP Service has no nodePort")
+			case external && p.NodePort == 0:
+				p.NodePort = allocNodePort()
+			case external && (p.NodePort < NodePortMin || p.NodePort > NodePortMax):
+				c.add(pl, pf+".nodePort", fmt.Sprintf("use %d-%d", NodePortMin, NodePortMax), "nodePort %d is outside the NodePort range", p.NodePort)
+			case external && usedNodePort[p.NodePort] != s.Name:
+				c.add(pl, pf+".nodePort", "give each port its own nodePort", "nodePort %d is already used by Service %s", p.NodePort, usedNodePort[p.NodePort])
+			}
+		}
+		validatePolicy(c, line, field+".externalTrafficPolicy", &s.ExternalTrafficPolicy, external)
+		validatePolicy(c, line, field+".internalTrafficPolicy", &s.InternalTrafficPolicy, true)
+		if s.Type == TypeLoadBalancer && s.ExternalTrafficPolicy == PolicyLocal && s.HealthCheckNodePort == 0 {
+			s.HealthCheckNodePort = allocNodePort()
+		}
+		switch s.SessionAffinity {
+		case "":
+			s.SessionAffinity = "None"
+		case "None", "ClientIP":
+		default:
+			c.add(line, field+".sessionAffinity", "use None or ClientIP", "unknown session affinity %q", s.SessionAffinity)
+		}
+		if s.SessionAffinity == "ClientIP" && s.SessionAffinityTimeout == 0 {
+			s.SessionAffinityTimeout = 10800
+		}
+		if s.SessionAffinityTimeout < 0 || s.SessionAffinityTimeout > 86400 {
+			c.add(line, field+".sessionAffinityTimeoutSeconds", "use 1-86400", "timeout %d is out of range", s.SessionAffinityTimeout)
+		}
+		for _, e := range s.ExternalIPs {
+			parseIP(c, line, field+".externalIPs", e)
+		}
+		if s.LoadBalancerIP != "" {
+			if s.Type != TypeLoadBalancer {
+				c.add(line, field+".loadBalancerIP", "make the Service type LoadBalancer", "only a LoadBalancer Service has a loadBalancerIP")
+			} else if a, ok := parseIP(c, line, field+".loadBalancerIP", s.LoadBalancerIP); ok {
+				s.LBAddr = a
+			}
+		} else if s.Type == TypeLoadBalancer {
+			c.add(line, field+".loadBalancerIP", "give the load balancer an address, e.g. 203.0.113.10", "LoadBalancer Service %s has no loadBalancerIP", s.Name)
+		}
+		for _, r := range s.LoadBalancerSourceRanges {
+			parseCIDR(c, line, field+".loadBalancerSourceRanges", r)
+		}
+	}
+}
+
+func validatePolicy(c *collector, line int, field string, v *string, allowed bool) {
+	switch {
+	case *v == "":
+		*v = PolicyCluster
+	case *v != PolicyCluster && *v != PolicyLocal:
+		c.add(line, field, "use Cluster or Local", "unknown traffic policy %q", *v)
+	case !allowed && *v == PolicyLocal:
+		c.add(line, field, "drop it, or make the Service a NodePort / LoadBalancer", "a ClusterIP Service has no external traffic policy")
+	}
+}
