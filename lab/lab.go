@@ -62,8 +62,8 @@ type UpOptions struct {
 	Progress func(format string, args ...any)
 	// Workers for apply (0: default).
 	Workers int
-	// Preflight checks the kernel for what the plan needs (nil: none).
-	Preflight func(*plan.Plan) error
+	// Preflight checks the kernel for what the scenario needs (nil: none).
+	Preflight func(*topology.Topology) error
 }
 
 // Up brings a scenario up as a lab: compile, preflight, record, apply, start
@@ -80,14 +80,14 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 	if say == nil {
 		say = func(string, ...any) {}
 	}
+	if o.Preflight != nil {
+		if err := o.Preflight(sc.Topology); err != nil {
+			return nil, err
+		}
+	}
 	p, err := Compile(sc.Topology, name)
 	if err != nil {
 		return nil, err
-	}
-	if o.Preflight != nil {
-		if err := o.Preflight(p); err != nil {
-			return nil, err
-		}
 	}
 	for _, ns := range p.Names() {
 		if apply.Exists(ns) {

@@ -1,42 +1,31 @@
 package lab
 
 import (
-	"strings"
-
+	"github.com/netlab/netlab/lab/cloud"
 	"github.com/netlab/netlab/lab/kernel"
-	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/lab/topology"
 )
 
-// Requirements lists the kernel features and tools a plan needs.
-func Requirements(p *plan.Plan) []kernel.Feature {
-	need := []kernel.Feature{kernel.NetNS, kernel.Veth, kernel.Bridge, kernel.Conntrack}
-	seen := map[kernel.Feature]bool{}
-	for _, f := range need {
-		seen[f] = true
+// Requirements lists the kernel features and tools a scenario needs. It
+// works from the topology alone, so that doctor and up can say what is
+// missing before anything is compiled or created.
+func Requirements(t *topology.Topology) []kernel.Feature {
+	need := []kernel.Feature{kernel.NetNS, kernel.Veth, kernel.Bridge, kernel.Conntrack, kernel.Iptables}
+	if t.CNI.Plugin == "flannel" && t.CNI.Backend == "vxlan" {
+		need = append(need, kernel.VXLAN)
 	}
-	add := func(f kernel.Feature) {
-		if !seen[f] {
-			seen[f] = true
-			need = append(need, f)
+	if kp := t.KubeProxy; kp != nil {
+		// Same-node Service replies cross cni0 and must see iptables.
+		need = append(need, kernel.BrNetfilter)
+		switch kp.Mode {
+		case "ipvs":
+			need = append(need, kernel.IPVS, kernel.Dummy, kernel.Ipset)
+		case "nftables":
+			need = append(need, kernel.Nftables)
 		}
 	}
-	for _, ns := range p.Namespaces {
-		for _, l := range ns.Links {
-			if l.Kind == plan.KindVXLAN {
-				add(kernel.VXLAN)
-			}
-		}
-		if ns.IPTables != nil {
-			add(kernel.Iptables)
-		}
-		if len(ns.Rules) > 0 {
-			add(kernel.PolicyRouting)
-		}
-		for _, s := range ns.Sysctls {
-			if strings.HasPrefix(s.Key, "net.bridge.") {
-				add(kernel.BrNetfilter)
-			}
-		}
+	if cloud.NeedsSLB(t) {
+		need = append(need, kernel.PolicyRouting)
 	}
 	return need
 }

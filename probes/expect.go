@@ -3,6 +3,7 @@ package probes
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/topology"
@@ -38,8 +39,9 @@ func RunScenario(l *lab.Lab, o Options) ([]*Check, error) {
 
 // RunCheck runs one probe definition against its expectation.
 func RunCheck(l *lab.Lab, p topology.Probe, o Options) (*Check, error) {
-	c := &Check{Name: p.Name, From: p.From, To: p.To, Expect: p.Expect, Pass: true, Servers: map[string]int{}, Line: p.Line}
-	repeat := max(p.Expect.Repeat, 1)
+	want := p.Expected(l.Topology.KubeProxy)
+	c := &Check{Name: p.Name, From: p.From, To: p.To, Expect: want, Pass: true, Servers: map[string]int{}, Line: p.Line}
+	repeat := max(want.Repeat, 1)
 	for i := 0; i < repeat; i++ {
 		r, err := Run(l, p.From, p.To, o)
 		if err != nil {
@@ -49,14 +51,17 @@ func RunCheck(l *lab.Lab, p topology.Probe, o Options) (*Check, error) {
 		if r.Server != nil {
 			c.Servers[r.Server.Pod]++
 		}
-		for _, f := range Compare(l.Topology, p.Expect, r) {
+		for _, f := range Compare(l.Topology, want, r) {
 			c.fail("run %d: %s", i+1, f)
 		}
+	}
+	if n := want.Servers; n > 0 && len(c.Servers) != n {
+		c.fail("%d distinct servers answered %d probes (%v), want %d", len(c.Servers), repeat, c.Servers, n)
 	}
 	if repeat == 1 {
 		// One run: drop the "run 1:" prefix for readability.
 		for i, f := range c.Failures {
-			c.Failures[i] = f[len("run 1: "):]
+			c.Failures[i] = strings.TrimPrefix(f, "run 1: ")
 		}
 	}
 	return c, nil

@@ -10,18 +10,18 @@ import (
 
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/kernel"
-	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/lab/topology"
 )
 
-// preflight refuses a plan this kernel cannot build, naming what is
+// preflight refuses a scenario this kernel cannot build, naming what is
 // missing and how to get it; netlab never falls back silently.
-func preflight(p *plan.Plan) error {
-	missing := kernel.Missing(lab.Requirements(p)...)
+func preflight(t *topology.Topology) error {
+	missing := kernel.Missing(lab.Requirements(t)...)
 	if len(missing) == 0 {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "this machine cannot run lab %s; missing:", p.Lab)
+	fmt.Fprintf(&b, "this machine cannot run scenario %s; missing:", t.Name)
 	for _, m := range missing {
 		fmt.Fprintf(&b, "\n  - %s: %s", m.Feature, m.Detail)
 		if m.Fix != "" {
@@ -32,7 +32,7 @@ func preflight(p *plan.Plan) error {
 }
 
 func doctorCmd() *cobra.Command {
-	var out string
+	var out, kubeProxy string
 	c := &cobra.Command{
 		Use:   "doctor [SCENARIO]",
 		Short: "Check this kernel and its tools; say what a scenario needs and lacks",
@@ -40,7 +40,8 @@ func doctorCmd() *cobra.Command {
 test devices in a scratch namespace, never in the host's). Given a scenario, it also lists
 what that scenario needs and exits 1 if anything is missing.`,
 		Example: `  netlab doctor
-  netlab doctor flannel-vxlan -o json`,
+  netlab doctor flannel-vxlan -o json
+  netlab doctor flannel-cluster-mode --kube-proxy iptables@1.28`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if err := checkOutput(out); err != nil {
@@ -53,15 +54,11 @@ what that scenario needs and exits 1 if anything is missing.`,
 			var needs []kernel.Feature
 			scenario := ""
 			if len(args) == 1 {
-				sc, err := loadScenario(args[0])
+				sc, err := loadScenario(args[0], kubeProxy)
 				if err != nil {
 					return err
 				}
-				p, err := lab.Compile(sc.Topology, sc.Topology.Name)
-				if err != nil {
-					return err
-				}
-				needs, scenario = lab.Requirements(p), sc.Topology.Name
+				needs, scenario = lab.Requirements(sc.Topology), sc.Topology.Name
 			}
 			needed := map[kernel.Feature]bool{}
 			for _, f := range needs {
@@ -116,6 +113,7 @@ what that scenario needs and exits 1 if anything is missing.`,
 			return nil
 		},
 	}
+	addKubeProxy(c, &kubeProxy)
 	addOutput(c, &out)
 	return c
 }

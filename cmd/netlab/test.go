@@ -126,6 +126,9 @@ func expected(c *probes.Check) string {
 	if e.Repeat > 1 {
 		parts = append(parts, fmt.Sprintf("x%d", e.Repeat))
 	}
+	if e.Servers > 0 {
+		parts = append(parts, fmt.Sprintf("%d distinct servers", e.Servers))
+	}
 	return strings.Join(parts, ", ")
 }
 

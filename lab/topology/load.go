@@ -91,6 +91,10 @@ func walkStrict(c *collector, n *yaml.Node, v reflect.Value, path string) {
 		n = n.Alias
 	}
 	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			walkStrict(c, n, v.Elem(), path)
+		}
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			return // type error already reported by Decode

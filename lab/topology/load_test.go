@@ -82,6 +82,14 @@ func TestLoadErrors(t *testing.T) {
 		{"probe target without port", "name: t\nnodes: [{name: n1}]\npods: [{name: p, node: n1}]\nprobes:\n  - {from: n1, to: pod/p}\n", []string{"pod p declares no ports; name one"}, 1},
 		{"bad expectation", "name: t\nnodes: [{name: n1}]\nprobes:\n  - from: n1\n    to: 10.0.0.1:80\n    expect: {result: ok}\n", []string{`bad.yaml:6: probes[0].expect.result: unknown result "ok" (fix: use connected, refused, timeout or unreachable)`}, 1},
 		{"no nodes", "name: t\n", []string{"bad.yaml:1: nodes: the scenario has no nodes"}, 1},
+		{"unknown service type", "name: t\nnodes: [{name: n1}]\nservices:\n  - {name: s, type: Ingress, ports: [{port: 80}]}\n", []string{`bad.yaml:4: services[0].type: unknown service type "Ingress" (fix: use ClusterIP, NodePort or LoadBalancer)`}, 1},
+		{"nodePort out of range", "name: t\nnodes: [{name: n1}]\nservices:\n  - name: s\n    type: NodePort\n    ports:\n      - {port: 80, nodePort: 80}\n", []string{"bad.yaml:7: services[0].ports[0].nodePort: nodePort 80 is outside the NodePort range (fix: use 30000-32767)"}, 1},
+		{"load balancer without an IP", "name: t\nnodes: [{name: n1}]\nservices:\n  - {name: s, type: LoadBalancer, ports: [{port: 80}]}\n", []string{"services[0].loadBalancerIP: LoadBalancer Service s has no loadBalancerIP"}, 1},
+		{"eTP on a ClusterIP service", "name: t\nnodes: [{name: n1}]\nservices:\n  - {name: s, externalTrafficPolicy: Local, ports: [{port: 80}]}\n", []string{"services[0].externalTrafficPolicy: a ClusterIP Service has no external traffic policy"}, 1},
+		{"clusterIP outside the service CIDR", "name: t\nnodes: [{name: n1}]\nservices:\n  - {name: s, clusterIP: 10.244.0.9, ports: [{port: 80}]}\n", []string{"services[0].clusterIP: 10.244.0.9 is outside network.services 10.96.0.0/12"}, 1},
+		{"probe to a missing service", "name: t\nnodes: [{name: n1}]\nprobes:\n  - {from: n1, to: svc/web}\n", []string{`bad.yaml:4: probes[0].to: "svc/web": no Service is named "web"`}, 1},
+		{"bad when pattern", "name: t\nnodes: [{name: n1}]\nprobes:\n  - from: n1\n    to: 10.0.0.1:80\n    when:\n      - {kubeProxy: ipvs@new, expect: {result: refused}}\n", []string{`bad.yaml:7: probes[0].when[0].kubeProxy: bad kube-proxy pattern "ipvs@new"`}, 1},
+		{"bad kube-proxy mode", "name: t\nkubeProxy: {mode: ebpf}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: kubeProxy.mode: unknown kube-proxy mode "ebpf"`}, 1},
 		{"several problems at once", "name: t\nnodes: [{name: n1}]\npods:\n  - {name: p, node: n9}\n  - {name: q, node: n1, ports: [0]}\n", []string{"bad.yaml:4:", "bad.yaml:5:"}, 2},
 	}
 	for _, tc := range cases {
@@ -100,5 +108,17 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("%d problems, want %d:\n%s", n, tc.lines, msg)
 			}
 		})
+	}
+}
+
+func TestMatchKubeProxy(t *testing.T) {
+	kp := &KubeProxy{Mode: "ipvs", Version: "1.22"}
+	for pattern, want := range map[string]bool{
+		"ipvs": true, "iptables": false, "ipvs@1.22": true, "ipvs@<1.24": true, "ipvs@>=1.24": false,
+		"ipvs@<=1.22": true, "ipvs@>1.21": true, "ipvs@v1.22": true,
+	} {
+		if got, err := MatchKubeProxy(pattern, kp); err != nil || got != want {
+			t.Errorf("MatchKubeProxy(%q) = %v, %v; want %v", pattern, got, err, want)
+		}
 	}
 }

@@ -199,7 +199,28 @@ type Probe struct {
 	From   string `yaml:"from"`
 	To     string `yaml:"to"`
 	Expect Expect `yaml:"expect"`
-	Line   int    `yaml:"-"`
+	// When overrides Expect for some kube-proxy modes and versions: the
+	// first entry whose kubeProxy pattern matches wins.
+	When []When `yaml:"when"`
+	Line int    `yaml:"-"`
+}
+
+// When is an expectation that holds for kube-proxy modes and versions
+// matching KubeProxy: "MODE", "MODE@1.22", "MODE@<1.24", "MODE@>=1.24".
+type When struct {
+	KubeProxy string `yaml:"kubeProxy"`
+	Expect    Expect `yaml:"expect"`
+	Line      int    `yaml:"-"`
+}
+
+// Expected returns the expectation that applies under kube-proxy kp.
+func (p *Probe) Expected(kp *KubeProxy) Expect {
+	for _, w := range p.When {
+		if ok, _ := MatchKubeProxy(w.KubeProxy, kp); ok {
+			return w.Expect
+		}
+	}
+	return p.Expect
 }
 
 // Expect is what a probe must observe. Unset fields are not checked.
@@ -215,7 +236,10 @@ type Expect struct {
 	ClientIP string `yaml:"clientIP"`
 	// Repeat fires the probe this many times (default 1).
 	Repeat int `yaml:"repeat"`
-	Line   int `yaml:"-"`
+	// Servers is how many distinct pods must have answered over the
+	// repeats: 1 for session affinity, the endpoint count for balancing.
+	Servers int `yaml:"servers"`
+	Line    int `yaml:"-"`
 }
 
 // Probe results.

@@ -230,3 +230,50 @@ func validatePolicy(c *collector, line int, field string, v *string, allowed boo
 		c.add(line, field, "drop it, or make the Service a NodePort / LoadBalancer", "a ClusterIP Service has no external traffic policy")
 	}
 }
+
+// MatchKubeProxy reports whether kube-proxy kp matches a pattern "MODE",
+// "MODE@V", "MODE@<V", "MODE@<=V", "MODE@>V" or "MODE@>=V" (V a minor
+// version such as 1.24). A nil kp (no kube-proxy) matches nothing.
+func MatchKubeProxy(pattern string, kp *KubeProxy) (bool, error) {
+	mode, cond, hasCond := strings.Cut(pattern, "@")
+	if _, ok := KubeProxyModes[mode]; !ok {
+		return false, fmt.Errorf("%q: unknown kube-proxy mode %q", pattern, mode)
+	}
+	op := "="
+	for _, o := range []string{"<=", ">=", "<", ">", "="} {
+		if strings.HasPrefix(cond, o) {
+			op, cond = o, cond[len(o):]
+			break
+		}
+	}
+	want := 0
+	if hasCond {
+		m := versionRE.FindStringSubmatch(cond)
+		if m == nil {
+			return false, fmt.Errorf("%q: %q is not a version such as 1.24", pattern, cond)
+		}
+		want, _ = strconv.Atoi(m[1])
+	}
+	if kp == nil || kp.Mode != mode {
+		return false, nil
+	}
+	if !hasCond {
+		return true, nil
+	}
+	m := versionRE.FindStringSubmatch(kp.Version)
+	if m == nil {
+		return false, nil
+	}
+	have, _ := strconv.Atoi(m[1])
+	switch op {
+	case "<":
+		return have < want, nil
+	case "<=":
+		return have <= want, nil
+	case ">":
+		return have > want, nil
+	case ">=":
+		return have >= want, nil
+	}
+	return have == want, nil
+}

@@ -382,34 +382,48 @@ func validateProbes(c *collector, t *Topology) {
 		} else if _, err := t.ResolveTarget(pr.To); err != nil {
 			c.add(pr.Line, field+".to", "write pod/NAME[:port], svc/NAME[:port|:nodeport@NODE|:loadbalancer|:external], node/NAME:port or IP:port", "%v", err)
 		}
-		e := &pr.Expect
-		line := e.Line
-		if line == 0 {
-			line = pr.Line
-		}
-		if e.Result == "" {
-			e.Result = ResultConnected
-		}
-		if !results[e.Result] {
-			c.add(line, field+".expect.result", "use connected, refused, timeout or unreachable", "unknown result %q", e.Result)
-		}
-		if e.Server != "" && t.Pod(e.Server) == nil {
-			c.add(line, field+".expect.server", "name a pod of this scenario", "no pod is named %q", e.Server)
-		}
-		if e.ClientIP != "" {
-			if _, err := t.ResolveAddr(e.ClientIP); err != nil {
-				c.add(line, field+".expect.clientIP", "write an IP or the name of a pod, node or client", "%v", err)
+		validateExpect(c, t, &pr.Expect, pr.Line, field+".expect")
+		for j := range pr.When {
+			w := &pr.When[j]
+			wf := fmt.Sprintf("%s.when[%d]", field, j)
+			if _, err := MatchKubeProxy(w.KubeProxy, nil); err != nil || w.KubeProxy == "" {
+				c.add(max(w.Line, pr.Line), wf+".kubeProxy", `write MODE, MODE@1.22, MODE@<1.24 or MODE@>=1.24`, "bad kube-proxy pattern %q", w.KubeProxy)
 			}
+			validateExpect(c, t, &w.Expect, max(w.Line, pr.Line), wf+".expect")
 		}
-		if e.Repeat == 0 {
-			e.Repeat = 1
+	}
+}
+
+func validateExpect(c *collector, t *Topology, e *Expect, probeLine int, field string) {
+	line := e.Line
+	if line == 0 {
+		line = probeLine
+	}
+	if e.Result == "" {
+		e.Result = ResultConnected
+	}
+	if !results[e.Result] {
+		c.add(line, field+".result", "use connected, refused, timeout or unreachable", "unknown result %q", e.Result)
+	}
+	if e.Server != "" && t.Pod(e.Server) == nil {
+		c.add(line, field+".server", "name a pod of this scenario", "no pod is named %q", e.Server)
+	}
+	if e.ClientIP != "" {
+		if _, err := t.ResolveAddr(e.ClientIP); err != nil {
+			c.add(line, field+".clientIP", "write an IP or the name of a pod, node or client", "%v", err)
 		}
-		if e.Repeat < 0 || e.Repeat > 1000 {
-			c.add(line, field+".expect.repeat", "use 1-1000", "repeat %d is out of range", e.Repeat)
-		}
-		if e.Result != ResultConnected && (e.Server != "" || e.ClientIP != "" || e.ClientIPPreserved != nil) {
-			c.add(line, field+".expect", "drop server / clientIP / clientIPPreserved, or expect connected", "a %s probe has no server to check", e.Result)
-		}
+	}
+	if e.Repeat == 0 {
+		e.Repeat = 1
+	}
+	if e.Repeat < 0 || e.Repeat > 1000 {
+		c.add(line, field+".repeat", "use 1-1000", "repeat %d is out of range", e.Repeat)
+	}
+	if e.Servers < 0 || e.Servers > e.Repeat {
+		c.add(line, field+".servers", "use at most repeat distinct servers", "servers %d with repeat %d", e.Servers, e.Repeat)
+	}
+	if e.Result != ResultConnected && (e.Server != "" || e.ClientIP != "" || e.ClientIPPreserved != nil || e.Servers != 0) {
+		c.add(line, field, "drop server / clientIP / clientIPPreserved / servers, or expect connected", "a %s probe has no server to check", e.Result)
 	}
 }
 
