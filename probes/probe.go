@@ -147,7 +147,9 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 			seen, err1 := netip.ParseAddrPort(ans.Client)
 			server, err2 := netip.ParseAddrPort(ans.Local)
 			if err1 == nil && err2 == nil {
-				tuples = append(tuples, [2]netip.AddrPort{seen, server})
+				// Forward on the server's node; as a reply tuple on a node
+				// that SNATed the flow on the way (NodePort, eTP Cluster).
+				tuples = append(tuples, [2]netip.AddrPort{seen, server}, [2]netip.AddrPort{server, seen})
 			}
 		}
 		r.Conntrack = capture(l, tuples)
@@ -238,12 +240,12 @@ func classify(err error, ans *Answer) string {
 	return topology.ResultUnreachable
 }
 
-// capture looks up this flow's conntrack entry on every node. The flow is
-// known by two tuples: the probe's own (client socket -> target), which is
-// the original direction on the client's node and on any node that SNATs
-// it; and the one the server saw (seen client -> server socket), which is
-// the original direction on the server's node. A node holds at most one
-// entry for the flow.
+// capture looks up this flow's conntrack entries on every node. The flow is
+// known by the probe's own tuple (client socket -> target: the original
+// direction on the client's node) and by the one the server saw (seen
+// client -> server socket: the original direction on the server's node,
+// and, reversed, the reply direction on a node that SNATed the flow). An
+// entry found twice is listed once.
 func capture(l *lab.Lab, tuples [][2]netip.AddrPort) map[string][]Flow {
 	out := map[string][]Flow{}
 	for _, n := range l.Topology.Nodes {

@@ -18,6 +18,9 @@ import (
 // back through the SLB, whose conntrack entry turns them back into
 // LBIP:port. (Replies of a probe straight to a NodePort take the same
 // detour; the SLB has no entry for them and forwards them unchanged.)
+// loadBalancerSourceRanges become the listener's ACL, as ACK's cloud
+// controller configures it: the SLB, not kube-proxy, drops other clients,
+// because the nodes only ever see NodeIP:NodePort from it.
 const (
 	SLBPort     = "slb" // the router's end of the link
 	SLBRouterIP = "100.100.0.1"
@@ -105,7 +108,17 @@ func BuildSLB(p *plan.Plan, t *topology.Topology) {
 			}
 			chain := "SLB-" + hash(name+proto)
 			match := fmt.Sprintf("-d %s/32 -p %s -m %s --dport %d", s.LBAddr, proto, proto, sp.Port)
-			r.Append("nat", "PREROUTING", fmt.Sprintf(`%s -m comment --comment "%s listener" -j %s`, match, name, chain))
+			if len(s.LoadBalancerSourceRanges) == 0 {
+				r.Append("nat", "PREROUTING", fmt.Sprintf(`%s -m comment --comment "%s listener" -j %s`, match, name, chain))
+			} else {
+				// The cloud controller turns loadBalancerSourceRanges into the
+				// listener's access control list: other clients are never
+				// forwarded (left addressed to the LB IP, they are dropped).
+				for _, src := range s.LoadBalancerSourceRanges {
+					r.Append("nat", "PREROUTING", fmt.Sprintf(`%s -s %s -m comment --comment "%s listener ACL" -j %s`, match, src, name, chain))
+				}
+				r.Append("filter", "FORWARD", fmt.Sprintf(`%s -m comment --comment "%s not in the listener ACL" -j DROP`, match, name))
+			}
 			if len(backends) == 0 {
 				// No healthy backend: the listener refuses connections.
 				reject := "REJECT"
@@ -125,7 +138,7 @@ func BuildSLB(p *plan.Plan, t *topology.Topology) {
 				if left := len(backends) - j; left > 1 {
 					stat = fmt.Sprintf(" -m statistic --mode random --probability %0.10f", 1/float64(left))
 				}
-				r.Append("nat", chain, fmt.Sprintf(`-m comment --comment "backend %s"%s -j DNAT --to-destination %s:%d`, n.Name, stat, n.Addr, sp.NodePort))
+				r.Append("nat", chain, fmt.Sprintf(`-p %s -m comment --comment "backend %s"%s -j DNAT --to-destination %s:%d`, proto, n.Name, stat, n.Addr, sp.NodePort))
 			}
 		}
 	}

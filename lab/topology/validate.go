@@ -265,6 +265,7 @@ func validateNodes(c *collector, t *Topology, claim func(int, string, string, st
 
 func validatePods(c *collector, t *Topology, claim func(int, string, string, string)) {
 	used := map[netip.Addr]string{}
+	hostPorts := map[string]string{} // node/port -> hostNetwork pod
 	for i := range t.Pods {
 		p := &t.Pods[i]
 		field := fmt.Sprintf("pods[%d]", i)
@@ -297,6 +298,13 @@ func validatePods(c *collector, t *Topology, claim func(int, string, string, str
 			seen[pp.Port], seenName[pp.Name] = true, pp.Name != ""
 		}
 		if p.HostNetwork {
+			for _, pp := range p.Ports {
+				key := fmt.Sprintf("%s/%d", nd.Name, pp.Port)
+				if prev := hostPorts[key]; prev != "" {
+					c.add(p.Line, field+".ports", "hostNetwork pods on one node share its ports; pick another", "port %d on node %s is already hostNetwork pod %s's", pp.Port, nd.Name, prev)
+				}
+				hostPorts[key] = p.Name
+			}
 			if p.IP != "" && p.IP != nd.Addr.String() {
 				c.add(p.Line, field+".ip", "leave ip out: a hostNetwork pod has its node's address", "hostNetwork pod %s cannot have its own IP %s", p.Name, p.IP)
 			}

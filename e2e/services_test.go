@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/probes"
+	"github.com/netlab/netlab/topologies"
+)
+
+// upWith brings up a built-in scenario with a --kube-proxy override.
+func upWith(t *testing.T, scenario, kubeProxy, suffix string) *lab.Lab {
+	t.Helper()
+	data, _ := topologies.Get(scenario)
+	sc, err := lab.LoadScenario("builtin:"+scenario+".yaml", data, kubeProxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return up(t, sc, suffix)
+}
+
+func runChecks(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	checks, err := probes.RunScenario(l, probes.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range checks {
+		if !c.Pass {
+			t.Errorf("probe %q (%s -> %s): %s", c.Name, c.From, c.To, strings.Join(c.Failures, "; "))
+		}
+	}
+}
+
+// TestServicesIPTables runs the iptables smoke set against each kube-proxy
+// layout: ClusterIP from a pod (client IP kept) and a node, NodePort and
+// SLB from outside with both traffic policies, affinity, no endpoints,
+// hairpin and source ranges, each asserting the server's view of the
+// client address.
+func TestServicesIPTables(t *testing.T) {
+	for _, v := range []string{"1.2", "1.10", "1.18", "1.22", "1.24", "1.25", "1.28", "1.31"} {
+		t.Run(v, func(t *testing.T) {
+			l := upWith(t, "flannel-services", "iptables@"+v, "s")
+			runChecks(t, l)
+		})
+	}
+}
+
+// TestServiceConntrackShowsDNAT: a pod's probe to a ClusterIP leaves a
+// conntrack entry on its node with the Service IP as original destination
+// and the endpoint as reply source; the endpoint's node sees only pod to
+// pod.
+func TestServiceConntrackShowsDNAT(t *testing.T) {
+	l := upWith(t, "flannel-services", "", "ct")
+	for i := 0; i < 20; i++ {
+		r := probe(t, l, "client", "svc/web")
+		if r.Server == nil || r.Server.Pod != "web-2" {
+			continue // want the cross-node endpoint
+		}
+		f := r.Conntrack["node-1"]
+		if len(f) != 1 || f[0].Orig.Dst != "10.96.0.10:80" || !strings.HasPrefix(f[0].Reply.Src, "10.244.1.2:80") || f[0].NAT != "dnat" {
+			t.Fatalf("node-1 conntrack: %+v", f)
+		}
+		g := r.Conntrack["node-2"]
+		if len(g) != 1 || g[0].Orig.Dst != "10.244.1.2:80" || g[0].NAT != "none" {
+			t.Fatalf("node-2 conntrack: %+v", g)
+		}
+		return
+	}
+	t.Fatal("20 probes never reached web-2")
+}
+
+// TestACKFlannelIPTables runs the seed-000 scenarios (A1-A5) with kube-proxy
+// in iptables mode and checks A5's conntrack: on the SLB's node, client ->
+// node:NodePort answered by a remote pod to the node IP; on the endpoint's
+// node, node -> pod.
+func TestACKFlannelIPTables(t *testing.T) {
+	for _, sc := range []string{"flannel-cluster-mode", "flannel-local-mode"} {
+		t.Run(sc, func(t *testing.T) {
+			l := upWith(t, sc, "iptables@1.28", "a")
+			runChecks(t, l)
+			if sc != "flannel-cluster-mode" {
+				return
+			}
+			r := probe(t, l, "internet", "svc/nginx1:loadbalancer@node-180")
+			first := r.Conntrack["node-180"]
+			if len(first) != 1 || !strings.HasPrefix(first[0].Orig.Src, "198.51.100.10:") || first[0].Orig.Dst != "10.0.0.180:30875" ||
+				!strings.HasPrefix(first[0].Reply.Dst, "10.0.0.180:") || first[0].NAT != "dnat+snat" {
+				t.Errorf("node-180 conntrack: %+v", first)
+			}
+			second := r.Conntrack[r.Server.Node]
+			if len(second) != 1 || !strings.HasPrefix(second[0].Orig.Src, "10.0.0.180:") || !strings.HasSuffix(second[0].Orig.Dst, ":80") {
+				t.Errorf("%s conntrack: %+v", r.Server.Node, second)
+			}
+		})
+	}
+}
