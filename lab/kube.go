@@ -33,6 +33,7 @@ func kubeProxy(p *plan.Plan, t *topology.Topology) error {
 		}
 		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
 		ns.Sysctls = append(ns.Sysctls, res.Sysctls...)
+		ns.NFAcct = append(ns.NFAcct, res.NFAcctCounters...)
 		// Bridged pod-to-pod traffic on cni0 must cross iptables for a
 		// same-node Service reply to be un-DNATed (kubeadm checks this).
 		ns.Sysctls = append(ns.Sysctls, plan.Sysctl{Key: "net.bridge.bridge-nf-call-iptables", Value: "1"})

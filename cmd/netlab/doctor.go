@@ -28,6 +28,9 @@ func preflight(t *topology.Topology) error {
 			fmt.Fprintf(&b, "\n    fix: %s", m.Fix)
 		}
 	}
+	if kp := t.KubeProxy; kp != nil && kp.Mode != "iptables" {
+		fmt.Fprintf(&b, "\nor run the scenario with kube-proxy in iptables mode here: --kube-proxy iptables@%s", kp.Version)
+	}
 	return fmt.Errorf("%s", b.String())
 }
 

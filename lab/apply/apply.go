@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -68,6 +69,11 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) error {
 	iptDone := make(chan error, 1)
 	go func() {
 		iptDone <- parallel(ctx, withRules, restoreWorkers, func(ns *plan.Namespace) error {
+			for _, name := range ns.NFAcct {
+				if err := addNFAcct(handles.fd[ns.Name], name); err != nil {
+					return fmt.Errorf("%s: nfacct %s: %w", ns.Name, name, err)
+				}
+			}
 			if err := IPTablesRestore(handles.fd[ns.Name], ns.IPTables.Restore()); err != nil {
 				return fmt.Errorf("%s: %w", ns.Name, err)
 			}
@@ -407,5 +413,25 @@ func IPTablesRestore(ns netns.NsHandle, rules string) error {
 			return fmt.Errorf("iptables-restore: %v: %s", err, strings.TrimSpace(out.String()))
 		}
 		return nil
+	})
+}
+
+// addNFAcct creates a named nfacct counter (what `nfacct add NAME` does)
+// inside a namespace, over nfnetlink.
+func addNFAcct(ns netns.NsHandle, name string) error {
+	const (
+		subsysAcct = 7 // NFNL_SUBSYS_ACCT
+		msgNew     = 0 // NFNL_MSG_ACCT_NEW
+		attrName   = 1 // NFACCT_NAME
+	)
+	req := nl.NewNetlinkRequest(subsysAcct<<8|msgNew, unix.NLM_F_CREATE|unix.NLM_F_ACK)
+	req.AddData(&nl.Nfgenmsg{NfgenFamily: unix.AF_UNSPEC, Version: nl.NFNETLINK_V0})
+	req.AddData(nl.NewRtAttr(attrName, nl.ZeroTerminated(name)))
+	return DoHandle(ns, func() error {
+		_, err := req.Execute(unix.NETLINK_NETFILTER, 0)
+		if errors.Is(err, unix.EEXIST) {
+			return nil
+		}
+		return err
 	})
 }

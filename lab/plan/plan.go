@@ -38,6 +38,9 @@ type Namespace struct {
 	Rules   []Rule   `json:"rules,omitempty"`
 	Neighs  []Neigh  `json:"neighs,omitempty"`
 	FDB     []FDB    `json:"fdb,omitempty"`
+	// NFAcct are nfacct counters to create before the rules that use them
+	// (kube-proxy 1.30+ counts INVALID drops and localhost NodePorts).
+	NFAcct []string `json:"nfacct,omitempty"`
 	// IPTables is applied with one iptables-restore call.
 	IPTables *Ruleset `json:"iptables,omitempty"`
 }

@@ -87,6 +87,9 @@ func (ns *Namespace) renderPhase3(b *strings.Builder, peers []*Peer) {
 	for _, f := range ns.FDB {
 		fmt.Fprintf(b, "bridge -n %s fdb append %s dev %s dst %s self permanent\n", n, f.MAC, f.Dev, f.Dst)
 	}
+	for _, a := range ns.NFAcct {
+		fmt.Fprintf(b, "ip netns exec %s nfacct add %s\n", n, a)
+	}
 	if ns.IPTables != nil {
 		fmt.Fprintf(b, "ip netns exec %s iptables-restore <<'EOF'\n%sEOF\n", n, ns.IPTables.Restore())
 	}
