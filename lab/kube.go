@@ -35,8 +35,11 @@ func kubeProxy(p *plan.Plan, t *topology.Topology) error {
 		ns.Sysctls = append(ns.Sysctls, res.Sysctls...)
 		ns.NFAcct = append(ns.NFAcct, res.NFAcctCounters...)
 		// Bridged pod-to-pod traffic on cni0 must cross iptables for a
-		// same-node Service reply to be un-DNATed (kubeadm checks this).
-		ns.Sysctls = append(ns.Sysctls, plan.Sysctl{Key: "net.bridge.bridge-nf-call-iptables", Value: "1"})
+		// same-node Service reply to be un-DNATed (kubeadm checks this;
+		// kube-proxy 1.1 set it itself).
+		if !hasSysctl(ns.Sysctls, bridgeNF) {
+			ns.Sysctls = append(ns.Sysctls, plan.Sysctl{Key: bridgeNF, Value: "1"})
+		}
 		ns.IPTables = res.Rules.Merge(ns.IPTables)
 	}
 	return nil
@@ -85,4 +88,15 @@ func KubeProxyServices(t *topology.Topology) []kubeproxy.Service {
 		out = append(out, ks)
 	}
 	return out
+}
+
+const bridgeNF = "net.bridge.bridge-nf-call-iptables"
+
+func hasSysctl(ss []plan.Sysctl, key string) bool {
+	for _, s := range ss {
+		if s.Key == key {
+			return true
+		}
+	}
+	return false
 }

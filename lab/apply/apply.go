@@ -416,22 +416,25 @@ func IPTablesRestore(ns netns.NsHandle, rules string) error {
 	})
 }
 
-// addNFAcct creates a named nfacct counter (what `nfacct add NAME` does)
-// inside a namespace, over nfnetlink.
+// addNFAcct creates a named nfacct counter inside a namespace.
 func addNFAcct(ns netns.NsHandle, name string) error {
+	return DoHandle(ns, func() error { return NFAcctAdd(name) })
+}
+
+// NFAcctAdd creates a named nfacct counter (what `nfacct add NAME` does)
+// over nfnetlink, in the calling thread's namespace. An existing one is
+// fine.
+func NFAcctAdd(name string) error {
 	const (
 		subsysAcct = 7 // NFNL_SUBSYS_ACCT
-		msgNew     = 0 // NFNL_MSG_ACCT_NEW
-		attrName   = 1 // NFACCT_NAME
+		attrName   = 1 // NFACCT_NAME; the message is NFNL_MSG_ACCT_NEW (0)
 	)
-	req := nl.NewNetlinkRequest(subsysAcct<<8|msgNew, unix.NLM_F_CREATE|unix.NLM_F_ACK)
+	req := nl.NewNetlinkRequest(subsysAcct<<8, unix.NLM_F_CREATE|unix.NLM_F_ACK)
 	req.AddData(&nl.Nfgenmsg{NfgenFamily: unix.AF_UNSPEC, Version: nl.NFNETLINK_V0})
 	req.AddData(nl.NewRtAttr(attrName, nl.ZeroTerminated(name)))
-	return DoHandle(ns, func() error {
-		_, err := req.Execute(unix.NETLINK_NETFILTER, 0)
-		if errors.Is(err, unix.EEXIST) {
-			return nil
-		}
-		return err
-	})
+	_, err := req.Execute(unix.NETLINK_NETFILTER, 0)
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	return err
 }

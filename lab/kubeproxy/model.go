@@ -21,6 +21,12 @@ type Node struct {
 	IPVSScheduler     string          `json:"ipvsScheduler,omitempty"`
 	FeatureGates      map[string]bool `json:"featureGates,omitempty"`
 	Services          []Service       `json:"services"`
+	// NFAcct says whether the kernel lets kube-proxy 1.30+ create its
+	// nfacct counters (nil = yes, the oracle's and kube-proxy's default on
+	// a kernel with nfnetlink_acct); with them, the INVALID-drop and
+	// localhost-NodePort rules carry "-m nfacct" matches. Mirrors the
+	// oracle's "nfacct" key.
+	NFAcct *bool `json:"nfacct,omitempty"`
 }
 
 // Service is one Service with its endpoints (the EndpointSlices' content).
