@@ -17,7 +17,8 @@ import (
 	"github.com/netlab/netlab/lab/topology"
 )
 
-// Lab is a running (or recorded) lab: its state, scenario and plan.
+// Lab is a running (or recorded) lab: its state and scenario, and the plan
+// when it was just brought up (Open does not recompile it).
 type Lab struct {
 	State    *state.State
 	Topology *topology.Topology
@@ -258,8 +259,9 @@ func stopProcess(p *state.Process) error {
 	return fmt.Errorf("daemon pid %d did not exit", p.PID)
 }
 
-// Open loads a recorded lab and recompiles its plan from the stored
-// scenario text.
+// Open loads a recorded lab and its scenario from the stored text. It does
+// not recompile the plan: probes, status and the daemon need only the
+// topology, and a 5,000-Service lab would pay for rendering it again.
 func Open(name string) (*Lab, error) {
 	st, err := state.Load(name)
 	if err != nil {
@@ -269,12 +271,7 @@ func Open(name string) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab %s: stored scenario: %w", name, err)
 	}
-	t := sc.Topology
-	p, err := Compile(t, name)
-	if err != nil {
-		return nil, err
-	}
-	return &Lab{State: st, Topology: t, Plan: p}, nil
+	return &Lab{State: st, Topology: sc.Topology}, nil
 }
 
 // NS returns the namespace name of one of this lab's pods, nodes or
