@@ -139,6 +139,9 @@ func TestCLILifecycle(t *testing.T) {
 	if code, out, _ := cli(t, "conntrack", name, "node-1"); code != 0 || !strings.Contains(out, "10.244.1.2:80") {
 		t.Errorf("conntrack: exit %d\n%s", code, out)
 	}
+	if code, out, _ := cli(t, "rules", name, "node-1", "--table", "nat"); code != 0 || !strings.Contains(out, "-A FLANNEL-POSTRTG") || strings.Contains(out, "*filter") {
+		t.Errorf("rules --table nat: exit %d\n%s", code, out)
+	}
 	if code, _, _ := cli(t, "exec", name, "node-1", "--", "sh", "-c", "exit 3"); code != 3 {
 		t.Errorf("exec exit code %d, want 3", code)
 	}
@@ -180,5 +183,26 @@ func TestUnifiedDiff(t *testing.T) {
 	}
 	if unifiedDiff(a, a, "A", "B") != "" {
 		t.Error("equal texts differ")
+	}
+}
+
+// TestDiffShowsTheLayoutChange: between 1.23 and 1.25 KUBE-XLB gives way to
+// KUBE-EXT / KUBE-SVL and KUBE-PROXY-FIREWALL appears.
+func TestDiffShowsTheLayoutChange(t *testing.T) {
+	code, out, stderr := cli(t, "diff", "flannel-services", "iptables@1.23", "iptables@1.25", "--node", "node-3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"--- iptables@1.23 node-3", "+++ iptables@1.25 node-3", "\n-:KUBE-XLB-", "\n+:KUBE-EXT-", "\n+:KUBE-SVL-", "\n+:KUBE-PROXY-FIREWALL - [0:0]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "\n+:KUBE-XLB-") {
+		t.Error("1.25 still has KUBE-XLB chains")
+	}
+	code, out, _ = cli(t, "diff", "flannel-services", "iptables@1.28", "iptables@1.28", "-o", "json")
+	if code != 0 || strings.Contains(out, "@@") {
+		t.Errorf("same version differs: exit %d\n%s", code, out)
 	}
 }
