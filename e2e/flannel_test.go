@@ -19,6 +19,7 @@ import (
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/lab/topology"
 	"github.com/netlab/netlab/probes"
+	"github.com/netlab/netlab/topologies"
 )
 
 // TestFlannelBackends brings up each flannel backend's scenario, runs all of
@@ -195,19 +196,8 @@ func upChild(spec string) int {
 
 // bigScenario writes a scenario large enough that up takes a while.
 func bigScenario(t testing.TB, nodes, pods int) string {
-	var b strings.Builder
-	b.WriteString("name: big\ncni: {plugin: flannel, backend: vxlan}\nnodes:\n")
-	for i := 0; i < nodes; i++ {
-		fmt.Fprintf(&b, "  - {name: n%d}\n", i)
-	}
-	b.WriteString("pods:\n")
-	for i := 0; i < nodes; i++ {
-		for j := 0; j < pods; j++ {
-			fmt.Fprintf(&b, "  - {name: p%d-%d, node: n%d, ports: [80]}\n", i, j, i)
-		}
-	}
 	path := filepath.Join(t.TempDir(), "big.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, topologies.Synthetic("big", nodes, pods), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -4,6 +4,7 @@ package topologies
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
 	"sort"
 	"strings"
@@ -29,4 +30,22 @@ func Names() []string {
 func Get(name string) ([]byte, bool) {
 	data, err := files.ReadFile(name + ".yaml")
 	return data, err == nil
+}
+
+// Synthetic returns a generated flannel vxlan scenario of nodes x pods (each
+// pod serving port 80), for benchmarks and load tests. Its pod network is a
+// /9 so that even thousands of nodes get a /24 each.
+func Synthetic(name string, nodes, pods int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\ncni: {plugin: flannel, backend: vxlan}\nnetwork: {pods: 10.128.0.0/9}\nnodes:\n", name)
+	for i := 0; i < nodes; i++ {
+		fmt.Fprintf(&b, "  - {name: n%d}\n", i)
+	}
+	b.WriteString("pods:\n")
+	for i := 0; i < nodes; i++ {
+		for j := 0; j < pods; j++ {
+			fmt.Fprintf(&b, "  - {name: p%d-%d, node: n%d, ports: [80]}\n", i, j, i)
+		}
+	}
+	return []byte(b.String())
 }

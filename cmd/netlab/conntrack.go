@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/probes"
 )
 
@@ -23,10 +22,7 @@ func conntrackCmd() *cobra.Command {
 			if err := checkOutput(out); err != nil {
 				return err
 			}
-			if err := requireRoot(); err != nil {
-				return err
-			}
-			l, err := lab.Open(args[0])
+			l, err := openLab(args[0])
 			if err != nil {
 				return err
 			}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
 )
 
@@ -23,10 +22,7 @@ the same as 'ip netns exec LAB-NAME COMMAND'.`,
   netlab exec flannel-vxlan client-a -- curl -s 10.244.1.2`,
 		Args: cobra.MinimumNArgs(3),
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := requireRoot(); err != nil {
-				return err
-			}
-			l, err := lab.Open(args[0])
+			l, err := openLab(args[0])
 			if err != nil {
 				return err
 			}

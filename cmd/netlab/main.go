@@ -115,6 +115,14 @@ func daemonCommand(labName string) *exec.Cmd {
 	return exec.Command(exe, "daemon", labName)
 }
 
+// openLab opens a running lab for a command that works inside it (root).
+func openLab(name string) (*lab.Lab, error) {
+	if err := requireRoot(); err != nil {
+		return nil, err
+	}
+	return lab.Open(name)
+}
+
 func requireRoot() error {
 	if os.Geteuid() != 0 {
 		return errors.New("this needs root (network namespaces, netlink and iptables): run it with sudo")

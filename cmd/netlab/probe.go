@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/probes"
 )
 
@@ -37,10 +36,7 @@ or IP:PORT.`,
 			if err := checkOutput(out); err != nil {
 				return err
 			}
-			if err := requireRoot(); err != nil {
-				return err
-			}
-			l, err := lab.Open(args[0])
+			l, err := openLab(args[0])
 			if err != nil {
 				return err
 			}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
 )
 
@@ -28,10 +27,7 @@ plan says (netlab plan shows that).`,
 			if err := checkOutput(out); err != nil {
 				return err
 			}
-			if err := requireRoot(); err != nil {
-				return err
-			}
-			l, err := lab.Open(args[0])
+			l, err := openLab(args[0])
 			if err != nil {
 				return err
 			}
