@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -46,6 +47,9 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) error {
 		}
 	}
 	if err := ensureNetnsDir(); err != nil {
+		return err
+	}
+	if err := ensureModules(p); err != nil {
 		return err
 	}
 	progress("namespaces")
@@ -96,6 +100,29 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) error {
 
 // restoreWorkers bounds concurrent iptables-restore processes.
 const restoreWorkers = 32
+
+// ensureModules loads br_netfilter when the plan sets bridge sysctls: on a
+// distribution kernel it is a module that nothing else loads (link kinds,
+// iptables matches and nfnetlink subsystems load theirs on demand), and its
+// sysctls do not exist until it is loaded. Loading it is the one change
+// outside the lab's namespaces, and every Kubernetes node has it.
+func ensureModules(p *plan.Plan) error {
+	for _, ns := range p.Namespaces {
+		for _, s := range ns.Sysctls {
+			if !strings.HasPrefix(s.Key, "net.bridge.") {
+				continue
+			}
+			if _, err := os.Stat("/proc/sys/net/bridge"); err == nil {
+				return nil
+			}
+			if out, err := exec.Command("modprobe", "br_netfilter").CombinedOutput(); err != nil {
+				return fmt.Errorf("modprobe br_netfilter (needed for %s): %v: %s", s.Key, err, strings.TrimSpace(string(out)))
+			}
+			return nil
+		}
+	}
+	return nil
+}
 
 func phaseNamespaces(p *plan.Plan, workers int) error {
 	chunks := make([][]nsJob, min(workers, len(p.Namespaces)))
