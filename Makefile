@@ -39,8 +39,10 @@ demo-down: build
 # Everything: static checks, unit + native end-to-end tests, then the
 # end-to-end tests again inside a qemu guest with a full distribution kernel
 # (IPVS, ipvlan, 802.1Q, dummy), and the harness's own self-test.
-test: lint unit vmtest-selftest vmtest
-	@ip netns list | grep . && { echo "make test: network namespaces left behind" >&2; exit 1; } || true
+test:
+	@ip netns list | sort >.netns-before
+	$(MAKE) lint unit vmtest-selftest vmtest
+	@ip netns list | sort | diff -u .netns-before - >&2 && rm -f .netns-before || { rm -f .netns-before; echo "make test: network namespaces were left behind (above)" >&2; exit 1; }
 
 unit:
 	$(GO) test -count=1 $(PKGS)
