@@ -34,7 +34,7 @@ func TestFlannelBackends(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.scenario, func(t *testing.T) {
 			l := up(t, builtin(t, tc.scenario), "b")
-			checks, err := probes.RunScenario(l, probes.Options{})
+			checks, err := probes.RunScenario(l, probeOptions())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab"
@@ -125,7 +126,7 @@ func allNamespaces() []string {
 
 func probe(t *testing.T, l *lab.Lab, from, to string) *probes.Result {
 	t.Helper()
-	r, err := probes.Run(l, from, to, probes.Options{})
+	r, err := probes.Run(l, from, to, probeOptions())
 	if err != nil {
 		t.Fatalf("probe %s -> %s: %v", from, to, err)
 	}
@@ -166,4 +167,14 @@ func daemonPIDs(name string) []int {
 		}
 	}
 	return pids
+}
+
+// probeOptions gives probes more time in the qemu guest, where TCG runs
+// everything tens of times slower than natively; a probe that should
+// connect must not time out because the emulator was busy.
+func probeOptions() probes.Options {
+	if testenv.InGuest() {
+		return probes.Options{Timeout: 3 * time.Second}
+	}
+	return probes.Options{}
 }

@@ -22,7 +22,7 @@ func upWith(t *testing.T, scenario, kubeProxy, suffix string) *lab.Lab {
 
 func runChecks(t *testing.T, l *lab.Lab) {
 	t.Helper()
-	checks, err := probes.RunScenario(l, probes.Options{})
+	checks, err := probes.RunScenario(l, probeOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
