@@ -90,6 +90,8 @@ func TestLoadErrors(t *testing.T) {
 		{"probe to a missing service", "name: t\nnodes: [{name: n1}]\nprobes:\n  - {from: n1, to: svc/web}\n", []string{`bad.yaml:4: probes[0].to: "svc/web": no Service is named "web"`}, 1},
 		{"bad when pattern", "name: t\nnodes: [{name: n1}]\nprobes:\n  - from: n1\n    to: 10.0.0.1:80\n    when:\n      - {kubeProxy: ipvs@new, expect: {result: refused}}\n", []string{`bad.yaml:7: probes[0].when[0].kubeProxy: bad kube-proxy pattern "ipvs@new"`}, 1},
 		{"bad kube-proxy mode", "name: t\nkubeProxy: {mode: ebpf}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: kubeProxy.mode: unknown kube-proxy mode "ebpf"`}, 1},
+		{"client on the node network", "name: t\nnodes: [{name: n1, ip: 10.0.0.5}]\ncloud: {clients: [{name: vm, ip: 10.0.0.5}]}\n", []string{"cloud.clients[0].ip: 10.0.0.5 is inside network.nodes 10.0.0.0/16 (fix: a client is a host behind the VPC router"}, 1},
+		{"client inside the pod network", "name: t\nnodes: [{name: n1}]\ncloud: {clients: [{name: vm, ip: 10.244.9.9}]}\n", []string{"cloud.clients[0].ip: 10.244.9.9 is inside network.pods"}, 1},
 		{"several problems at once", "name: t\nnodes: [{name: n1}]\npods:\n  - {name: p, node: n9}\n  - {name: q, node: n1, ports: [0]}\n", []string{"bad.yaml:4:", "bad.yaml:5:"}, 2},
 	}
 	for _, tc := range cases {

@@ -182,7 +182,10 @@ type Cloud struct {
 	Line    int      `yaml:"-"`
 }
 
-// Client is a host outside the cluster ("the internet", a VM in the VPC).
+// Client is a host outside the cluster behind the VPC router: a host on
+// the internet, or a VM on another vSwitch of the VPC (seed 002's
+// 192.168.3.100). Either reaches the nodes, the SLB and, where the VPC
+// route table has them, pod IPs; the name and address say which it is.
 type Client struct {
 	Name string `yaml:"name"`
 	IP   string `yaml:"ip"`

@@ -361,7 +361,7 @@ func validateClients(c *collector, t *Topology, claim func(int, string, string, 
 			p netip.Prefix
 		}{{"network.nodes", t.Network.NodesPrefix}, {"network.pods", t.Network.PodsPrefix}, {"network.services", t.Network.ServicesPrefix}} {
 			if p.p.IsValid() && p.p.Contains(a) {
-				c.add(cl.Line, field+".ip", "outside clients need an address outside the cluster, e.g. 198.51.100.10", "%s is inside %s %s", a, p.f, p.p)
+				c.add(cl.Line, field+".ip", "a client is a host behind the VPC router (on the internet, or a VM on another vSwitch): give it an address outside the cluster's networks, e.g. 198.51.100.10 or 10.1.3.100", "%s is inside %s %s", a, p.f, p.p)
 			}
 		}
 		cl.Gateway = nthFromEnd(netip.PrefixFrom(a, 24).Masked(), 3)
