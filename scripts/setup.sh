@@ -2,7 +2,7 @@
 # scripts/setup.sh — install the OS packages netlab needs on Debian or Ubuntu. Idempotent: installs
 # only what dpkg says is missing, and does not even run apt-get when nothing is.
 #
-#   scripts/setup.sh          runtime: iproute2 iptables ipset conntrack nftables tcpdump nfacct kmod
+#   scripts/setup.sh          runtime: iproute2 iptables ipset ipvsadm conntrack nftables tcpdump nfacct kmod
 #   scripts/setup.sh --test   also what scripts/vmtest needs: qemu-system-x86, busybox-static and a
 #                             distribution kernel to boot the guest with (Debian: linux-image-amd64,
 #                             Ubuntu: linux-image-generic)
@@ -32,7 +32,7 @@ case " $ID $ID_LIKE " in
 *) distro= ;;
 esac
 
-pkgs=(iproute2 iptables ipset conntrack nftables tcpdump nfacct kmod)
+pkgs=(iproute2 iptables ipset ipvsadm conntrack nftables tcpdump nfacct kmod)
 if ((test_pkgs)); then
 	arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
 	[[ $arch == amd64 || $arch == x86_64 ]] || die "--test: scripts/vmtest boots an x86_64 guest; this machine is $arch"

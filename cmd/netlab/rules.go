@@ -16,9 +16,10 @@ func rulesCmd() *cobra.Command {
 	var out, table string
 	c := &cobra.Command{
 		Use:   "rules LAB NODE",
-		Short: "Show the iptables rules a node (or pod, client, vpc, slb) really has",
-		Long: `rules prints iptables-save from inside a lab namespace: what the kernel holds, not what the
-plan says (netlab plan shows that).`,
+		Short: "Show the rules a node (or pod, client, vpc, slb) really has: iptables, and IPVS + ipsets",
+		Long: `rules prints iptables-save from inside a lab namespace (and, on a node of a kube-proxy IPVS
+lab, ipvsadm -Ln and ipset save first): what the kernel holds, not what the plan says
+(netlab plan shows that).`,
 		Example: `  netlab rules flannel-vxlan node-1
   netlab rules flannel-vxlan node-1 --table nat
   netlab rules mylab slb -o json`,
@@ -35,35 +36,58 @@ plan says (netlab plan shows that).`,
 			if err != nil {
 				return err
 			}
-			cmdArgs := []string{}
+			cmdArgs := []string{"iptables-save"}
 			if table != "" {
 				cmdArgs = append(cmdArgs, "-t", table)
 			}
-			var text []byte
-			err = apply.Do(ns, func() error {
-				var stderr bytes.Buffer
-				cmd := exec.Command("iptables-save", cmdArgs...)
-				cmd.Stderr = &stderr
-				var err error
-				text, err = cmd.Output()
-				if err != nil {
-					return fmt.Errorf("iptables-save: %v: %s", err, strings.TrimSpace(stderr.String()))
-				}
-				return nil
-			})
+			text, err := runIn(ns, cmdArgs...)
 			if err != nil {
 				return err
 			}
-			if out == "json" {
-				return printJSON(map[string]any{"lab": l.State.Lab, "namespace": ns, "object": args[1], "mode": "iptables", "tables": splitTables(string(text))})
+			// An IPVS node's virtual servers and ipsets are part of its rules.
+			var ipvsText, ipsetText string
+			if kp := l.Topology.KubeProxy; kp != nil && kp.Mode == "ipvs" && l.Topology.Node(args[1]) != nil {
+				if ipvsText, err = runIn(ns, "ipvsadm", "-Ln"); err != nil {
+					return err
+				}
+				if ipsetText, err = runIn(ns, "ipset", "save"); err != nil {
+					return err
+				}
 			}
-			_, err = os.Stdout.Write(text)
+			if out == "json" {
+				v := map[string]any{"lab": l.State.Lab, "namespace": ns, "object": args[1], "tables": splitTables(text)}
+				if ipvsText != "" {
+					v["ipvs"], v["ipsets"] = ipvsText, ipsetText
+				}
+				return printJSON(v)
+			}
+			if ipvsText != "" {
+				fmt.Printf("# ipvsadm -Ln\n%s\n# ipset save\n%s\n# iptables-save\n", ipvsText, ipsetText)
+			}
+			_, err = os.Stdout.WriteString(text)
 			return err
 		},
 	}
 	c.Flags().StringVar(&table, "table", "", "only this table (nat, filter, mangle, raw)")
 	addOutput(c, &out)
 	return c
+}
+
+// runIn runs a command inside a namespace and returns its output.
+func runIn(ns string, args ...string) (string, error) {
+	var text []byte
+	err := apply.Do(ns, func() error {
+		var stderr bytes.Buffer
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Stderr = &stderr
+		var err error
+		text, err = cmd.Output()
+		if err != nil {
+			return fmt.Errorf("%s: %v: %s", args[0], err, strings.TrimSpace(stderr.String()))
+		}
+		return nil
+	})
+	return string(text), err
 }
 
 // splitTables turns iptables-save text into table -> lines (comments and

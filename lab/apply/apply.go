@@ -17,6 +17,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/moby/ipvs"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -66,17 +67,25 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) error {
 	// the netlink phases, many at once.
 	var withRules []*plan.Namespace
 	for _, ns := range p.Namespaces {
-		if ns.IPTables != nil {
+		if ns.IPTables != nil || len(ns.IPSets) > 0 {
 			withRules = append(withRules, ns)
 		}
 	}
 	iptDone := make(chan error, 1)
 	go func() {
 		iptDone <- parallel(ctx, withRules, restoreWorkers, func(ns *plan.Namespace) error {
+			if len(ns.IPSets) > 0 {
+				if err := restore(handles.fd[ns.Name], "ipset", plan.IPSetRestore(ns.IPSets), "restore"); err != nil {
+					return fmt.Errorf("%s: %w", ns.Name, err)
+				}
+			}
 			for _, name := range ns.NFAcct {
 				if err := addNFAcct(handles.fd[ns.Name], name); err != nil {
 					return fmt.Errorf("%s: nfacct %s: %w", ns.Name, name, err)
 				}
+			}
+			if ns.IPTables == nil {
+				return nil
 			}
 			if err := IPTablesRestore(handles.fd[ns.Name], ns.IPTables.Restore()); err != nil {
 				return fmt.Errorf("%s: %w", ns.Name, err)
@@ -101,27 +110,46 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) error {
 // restoreWorkers bounds concurrent iptables-restore processes.
 const restoreWorkers = 32
 
-// ensureModules loads br_netfilter when the plan sets bridge sysctls: on a
-// distribution kernel it is a module that nothing else loads (link kinds,
-// iptables matches and nfnetlink subsystems load theirs on demand), and its
-// sysctls do not exist until it is loaded. Loading it is the one change
-// outside the lab's namespaces, and every Kubernetes node has it.
+// ensureModules loads br_netfilter when the plan sets bridge sysctls, and
+// ip_vs when it sets net.ipv4.vs ones: on a distribution kernel they are
+// modules that nothing else loads first (link kinds, iptables matches and
+// nfnetlink subsystems load theirs on demand), and their sysctls do not
+// exist until they are. Loading them is the one change outside the lab's
+// namespaces, and every Kubernetes node has them.
 func ensureModules(p *plan.Plan) error {
-	for _, ns := range p.Namespaces {
-		for _, s := range ns.Sysctls {
-			if !strings.HasPrefix(s.Key, "net.bridge.") {
-				continue
-			}
-			if _, err := os.Stat("/proc/sys/net/bridge"); err == nil {
-				return nil
-			}
-			if out, err := exec.Command("modprobe", "br_netfilter").CombinedOutput(); err != nil {
-				return fmt.Errorf("modprobe br_netfilter (needed for %s): %v: %s", s.Key, err, strings.TrimSpace(string(out)))
-			}
-			return nil
+	// sysctl prefix -> the directory that exists once the module is loaded,
+	// and the modules to load.
+	mods := []struct {
+		prefix, dir string
+		modules     []string
+	}{
+		{"net.bridge.", "/proc/sys/net/bridge", []string{"br_netfilter"}},
+		{"net.ipv4.vs.", "/proc/sys/net/ipv4/vs", []string{"ip_vs", "ip_vs_rr"}},
+	}
+	for _, m := range mods {
+		if !plansSysctl(p, m.prefix) {
+			continue
+		}
+		if _, err := os.Stat(m.dir); err == nil {
+			continue
+		}
+		args := append([]string{"-a"}, m.modules...)
+		if out, err := exec.Command("modprobe", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("modprobe %s (needed for %s* sysctls): %v: %s", strings.Join(m.modules, " "), m.prefix, err, strings.TrimSpace(string(out)))
 		}
 	}
 	return nil
+}
+
+func plansSysctl(p *plan.Plan, prefix string) bool {
+	for _, ns := range p.Namespaces {
+		for _, s := range ns.Sysctls {
+			if strings.HasPrefix(s.Key, prefix) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func phaseNamespaces(p *plan.Plan, workers int) error {
@@ -235,7 +263,9 @@ func createLink(h *handles, nh *netlink.Handle, l plan.Link) error {
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = l.Name
 	attrs.MTU = l.MTU
-	attrs.Flags = net.FlagUp
+	if !l.Down {
+		attrs.Flags = net.FlagUp
+	}
 	if l.MAC != "" {
 		mac, err := net.ParseMAC(l.MAC)
 		if err != nil {
@@ -254,6 +284,8 @@ func createLink(h *handles, nh *netlink.Handle, l plan.Link) error {
 	switch l.Kind {
 	case plan.KindBridge:
 		link = &netlink.Bridge{LinkAttrs: attrs}
+	case plan.KindDummy:
+		link = &netlink.Dummy{LinkAttrs: attrs}
 	case plan.KindVeth:
 		v := &netlink.Veth{LinkAttrs: attrs, PeerName: l.Peer.Name, PeerNamespace: netlink.NsFd(h.fd[l.Peer.Namespace])}
 		if l.Peer.MAC != "" {
@@ -393,6 +425,11 @@ func configure(h *handles, ns *plan.Namespace, peers []*plan.Peer) error {
 			return fmt.Errorf("%s: fdb %s: %w", ns.Name, f.MAC, err)
 		}
 	}
+	if len(ns.IPVS) > 0 {
+		if err := applyIPVS(ns); err != nil {
+			return fmt.Errorf("%s: %w", ns.Name, err)
+		}
+	}
 	return nil
 }
 
@@ -429,15 +466,20 @@ func toRoute(r plan.Route, get func(string) (netlink.Link, error)) (*netlink.Rou
 // IPTablesRestore feeds rules to iptables-restore inside a namespace. It is
 // one process per namespace, as kube-proxy and flanneld do it.
 func IPTablesRestore(ns netns.NsHandle, rules string) error {
+	return restore(ns, "iptables-restore", rules, "-w", "5")
+}
+
+// restore runs a tool that reads its input on stdin inside a namespace.
+func restore(ns netns.NsHandle, tool, input string, args ...string) error {
 	return DoHandle(ns, func() error {
-		cmd := exec.Command("iptables-restore", "-w", "5")
-		cmd.Stdin = strings.NewReader(rules)
+		cmd := exec.Command(tool, args...)
+		cmd.Stdin = strings.NewReader(input)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		// The child is forked from this thread and so inherits its netns.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("iptables-restore: %v: %s", err, strings.TrimSpace(out.String()))
+			return fmt.Errorf("%s: %v: %s", tool, err, strings.TrimSpace(out.String()))
 		}
 		return nil
 	})
@@ -465,3 +507,39 @@ func NFAcctAdd(name string) error {
 	}
 	return err
 }
+
+// applyIPVS programs a namespace's IPVS virtual and real servers over
+// generic netlink, as kube-proxy does.
+func applyIPVS(ns *plan.Namespace) error {
+	h, err := ipvs.New(NetnsPath(ns.Name))
+	if err != nil {
+		return fmt.Errorf("ipvs: %w", err)
+	}
+	defer h.Close()
+	for _, s := range ns.IPVS {
+		svc := &ipvs.Service{
+			Address: net.ParseIP(s.Addr).To4(), Port: uint16(s.Port), Protocol: unix.IPPROTO_TCP,
+			SchedName: s.Scheduler, AddressFamily: unix.AF_INET, Netmask: 0xffffffff,
+		}
+		if s.Proto == "udp" {
+			svc.Protocol = unix.IPPROTO_UDP
+		}
+		if s.Persistent > 0 {
+			svc.Flags, svc.Timeout = ipvsPersistent, uint32(s.Persistent)
+		}
+		if err := h.NewService(svc); err != nil {
+			return fmt.Errorf("ipvs service %s:%d: %w", s.Addr, s.Port, err)
+		}
+		for _, r := range s.Reals {
+			d := &ipvs.Destination{Address: net.ParseIP(r.Addr).To4(), Port: uint16(r.Port), Weight: r.Weight,
+				ConnectionFlags: ipvs.ConnectionFlagMasq, AddressFamily: unix.AF_INET}
+			if err := h.NewDestination(svc, d); err != nil {
+				return fmt.Errorf("ipvs real server %s:%d for %s:%d: %w", r.Addr, r.Port, s.Addr, s.Port, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ipvsPersistent is IP_VS_SVC_F_PERSISTENT.
+const ipvsPersistent = 0x1

@@ -5,6 +5,11 @@
 // prints it as the equivalent ip / bridge / iptables-restore commands.
 package plan
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Namespace roles.
 const (
 	RoleVPC    = "vpc"
@@ -38,6 +43,10 @@ type Namespace struct {
 	Rules   []Rule   `json:"rules,omitempty"`
 	Neighs  []Neigh  `json:"neighs,omitempty"`
 	FDB     []FDB    `json:"fdb,omitempty"`
+	// IPSets are restored (ipset restore) before the iptables rules that
+	// match them; IPVS are virtual servers with their real servers.
+	IPSets []IPSet       `json:"ipsets,omitempty"`
+	IPVS   []IPVSService `json:"ipvs,omitempty"`
 	// NFAcct are nfacct counters to create before the rules that use them
 	// (kube-proxy 1.30+ counts INVALID drops and localhost NodePorts).
 	NFAcct []string `json:"nfacct,omitempty"`
@@ -56,6 +65,7 @@ const (
 	KindBridge = "bridge"
 	KindVeth   = "veth"
 	KindVXLAN  = "vxlan"
+	KindDummy  = "dummy"
 )
 
 // Link is a device created in this namespace. A veth's peer end is created
@@ -68,8 +78,10 @@ type Link struct {
 	MAC     string `json:"mac,omitempty"`
 	Master  string `json:"master,omitempty"`
 	Hairpin bool   `json:"hairpin,omitempty"`
-	Peer    *Peer  `json:"peer,omitempty"`
-	VXLAN   *VXLAN `json:"vxlan,omitempty"`
+	// Down leaves the link down (kube-proxy never sets kube-ipvs0 up).
+	Down  bool   `json:"down,omitempty"`
+	Peer  *Peer  `json:"peer,omitempty"`
+	VXLAN *VXLAN `json:"vxlan,omitempty"`
 }
 
 // Peer is the far end of a veth.
@@ -164,4 +176,70 @@ func (p *Plan) PeersByNamespace() map[string][]*Peer {
 		}
 	}
 	return m
+}
+
+// IPSet is one ipset: "create NAME TYPE OPTIONS" and its entries in
+// ipset-save syntax ("10.96.0.10,tcp:80").
+type IPSet struct {
+	Name    string   `json:"name"`
+	Type    string   `json:"type"`
+	Options string   `json:"options,omitempty"`
+	Entries []string `json:"entries,omitempty"`
+}
+
+// IPVSService is an IPVS virtual server; its real servers use masquerading
+// (NAT), as kube-proxy's always do.
+type IPVSService struct {
+	Proto      string     `json:"proto"` // tcp | udp
+	Addr       string     `json:"addr"`
+	Port       int        `json:"port"`
+	Scheduler  string     `json:"scheduler"`
+	Persistent int        `json:"persistent,omitempty"` // seconds; 0 = not persistent
+	Reals      []IPVSReal `json:"reals,omitempty"`
+}
+
+// IPVSReal is a real server.
+type IPVSReal struct {
+	Addr   string `json:"addr"`
+	Port   int    `json:"port"`
+	Weight int    `json:"weight"`
+}
+
+// IPSetRestore renders ipset restore input for a namespace's sets.
+func IPSetRestore(sets []IPSet) string {
+	var b strings.Builder
+	for _, s := range sets {
+		fmt.Fprintf(&b, "create %s %s", s.Name, s.Type)
+		if s.Options != "" {
+			b.WriteString(" " + s.Options)
+		}
+		b.WriteString("\n")
+	}
+	for _, s := range sets {
+		for _, e := range s.Entries {
+			fmt.Fprintf(&b, "add %s %s\n", s.Name, e)
+		}
+	}
+	return b.String()
+}
+
+// IPVSAdm renders ipvsadm commands (as in ipvsadm -S -n) for the services.
+func IPVSAdm(svcs []IPVSService) []string {
+	var out []string
+	for _, s := range svcs {
+		flag := "-t"
+		if s.Proto == "udp" {
+			flag = "-u"
+		}
+		vip := fmt.Sprintf("%s:%d", s.Addr, s.Port)
+		line := fmt.Sprintf("-A %s %s -s %s", flag, vip, s.Scheduler)
+		if s.Persistent > 0 {
+			line += fmt.Sprintf(" -p %d", s.Persistent)
+		}
+		out = append(out, line)
+		for _, r := range s.Reals {
+			out = append(out, fmt.Sprintf("-a %s %s -r %s:%d -m -w %d", flag, vip, r.Addr, r.Port, r.Weight))
+		}
+	}
+	return out
 }

@@ -87,6 +87,12 @@ func (ns *Namespace) renderPhase3(b *strings.Builder, peers []*Peer) {
 	for _, f := range ns.FDB {
 		fmt.Fprintf(b, "bridge -n %s fdb append %s dev %s dst %s self permanent\n", n, f.MAC, f.Dev, f.Dst)
 	}
+	if len(ns.IPSets) > 0 {
+		fmt.Fprintf(b, "ip netns exec %s ipset restore <<'EOF'\n%sEOF\n", n, IPSetRestore(ns.IPSets))
+	}
+	for _, line := range IPVSAdm(ns.IPVS) {
+		fmt.Fprintf(b, "ip netns exec %s ipvsadm %s\n", n, line)
+	}
 	for _, a := range ns.NFAcct {
 		fmt.Fprintf(b, "ip netns exec %s nfacct add %s\n", n, a)
 	}
@@ -125,7 +131,9 @@ func (l Link) command(ns string) string {
 		}
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "ip -n %s link set %s up\n", ns, l.Name)
+	if !l.Down {
+		fmt.Fprintf(&b, "ip -n %s link set %s up\n", ns, l.Name)
+	}
 	if l.Hairpin {
 		fmt.Fprintf(&b, "ip -n %s link set %s type bridge_slave hairpin on\n", ns, l.Name)
 	}
