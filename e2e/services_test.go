@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/probes"
 	"github.com/netlab/netlab/topologies"
 )
@@ -94,5 +96,19 @@ func TestACKFlannelIPTables(t *testing.T) {
 				t.Errorf("%s conntrack: %+v", r.Server.Node, second)
 			}
 		})
+	}
+}
+
+// TestACKFlannelIPVS runs the seed-000 scenarios with kube-proxy's IPVS mode
+// before and after kubernetes#97081 (1.24), in the guest (IPVS, dummy).
+func TestACKFlannelIPVS(t *testing.T) {
+	testenv.RequireFeatures(t, kernel.IPVS, kernel.Dummy, kernel.Ipset)
+	for _, sc := range []string{"flannel-cluster-mode", "flannel-local-mode"} {
+		for _, v := range []string{"1.22", "1.24"} {
+			t.Run(sc+"/"+v, func(t *testing.T) {
+				l := upWith(t, sc, "ipvs@"+v, "v")
+				runChecks(t, l)
+			})
+		}
 	}
 }

@@ -25,22 +25,44 @@ func kubeProxy(p *plan.Plan, t *topology.Topology) error {
 	}
 	services := KubeProxyServices(t)
 	for _, n := range t.Nodes {
-		res, err := kubeproxy.IPTables(v, kubeproxy.Node{
-			Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services,
-		})
-		if err != nil {
-			return fmt.Errorf("kube-proxy %s on %s: %w", kp.Version, n.Name, err)
-		}
+		node := kubeproxy.Node{Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services}
 		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
-		ns.Sysctls = append(ns.Sysctls, res.Sysctls...)
-		ns.NFAcct = append(ns.NFAcct, res.NFAcctCounters...)
+		var (
+			rules   *plan.Ruleset
+			sysctls []plan.Sysctl
+			nfacct  []string
+		)
+		switch kp.Mode {
+		case "iptables":
+			res, err := kubeproxy.IPTables(v, node)
+			if err != nil {
+				return fmt.Errorf("kube-proxy %s on %s: %w", kp.Version, n.Name, err)
+			}
+			rules, sysctls, nfacct = res.Rules, res.Sysctls, res.NFAcctCounters
+		case "ipvs":
+			res, err := kubeproxy.IPVS(v, node)
+			if err != nil {
+				return fmt.Errorf("kube-proxy ipvs %s on %s: %w", kp.Version, n.Name, err)
+			}
+			rules, sysctls, nfacct = res.Rules, res.Sysctls, res.NFAcctCounters
+			// kube-ipvs0: a dummy created and never set up, holding every
+			// address IPVS serves as /32 so that the node accepts it.
+			ns.Links = append(ns.Links, plan.Link{Name: kubeproxy.IPVSDummyDevice, Kind: plan.KindDummy, Down: true,
+				MAC: plan.MAC("node", n.Name, kubeproxy.IPVSDummyDevice)})
+			for _, a := range res.Addresses {
+				ns.Addrs = append(ns.Addrs, plan.Addr{Dev: kubeproxy.IPVSDummyDevice, CIDR: a + "/32"})
+			}
+			ns.IPSets, ns.IPVS = res.PlanIPSets(), res.PlanIPVS()
+		}
+		ns.Sysctls = append(ns.Sysctls, sysctls...)
+		ns.NFAcct = append(ns.NFAcct, nfacct...)
 		// Bridged pod-to-pod traffic on cni0 must cross iptables for a
 		// same-node Service reply to be un-DNATed (kubeadm checks this;
 		// kube-proxy 1.1 set it itself).
 		if !hasSysctl(ns.Sysctls, bridgeNF) {
 			ns.Sysctls = append(ns.Sysctls, plan.Sysctl{Key: bridgeNF, Value: "1"})
 		}
-		ns.IPTables = res.Rules.Merge(ns.IPTables)
+		ns.IPTables = rules.Merge(ns.IPTables)
 	}
 	return nil
 }

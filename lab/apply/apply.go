@@ -525,7 +525,12 @@ func applyIPVS(ns *plan.Namespace) error {
 			svc.Protocol = unix.IPPROTO_UDP
 		}
 		if s.Persistent > 0 {
-			svc.Flags, svc.Timeout = ipvsPersistent, uint32(s.Persistent)
+			svc.Flags, svc.Timeout = svc.Flags|ipvsPersistent, uint32(s.Persistent)
+		}
+		for _, f := range s.Flags {
+			if f == "mh-port" {
+				svc.Flags |= ipvsMHPort
+			}
 		}
 		if err := h.NewService(svc); err != nil {
 			return fmt.Errorf("ipvs service %s:%d: %w", s.Addr, s.Port, err)
@@ -541,5 +546,8 @@ func applyIPVS(ns *plan.Namespace) error {
 	return nil
 }
 
-// ipvsPersistent is IP_VS_SVC_F_PERSISTENT.
-const ipvsPersistent = 0x1
+// IPVS service flags: IP_VS_SVC_F_PERSISTENT and IP_VS_SVC_F_SCHED_MH_PORT.
+const (
+	ipvsPersistent = 0x1
+	ipvsMHPort     = 0x10
+)

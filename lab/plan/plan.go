@@ -195,6 +195,7 @@ type IPVSService struct {
 	Port       int        `json:"port"`
 	Scheduler  string     `json:"scheduler"`
 	Persistent int        `json:"persistent,omitempty"` // seconds; 0 = not persistent
+	Flags      []string   `json:"flags,omitempty"`      // scheduler flags, e.g. mh-port
 	Reals      []IPVSReal `json:"reals,omitempty"`
 }
 
@@ -235,6 +236,9 @@ func IPVSAdm(svcs []IPVSService) []string {
 		line := fmt.Sprintf("-A %s %s -s %s", flag, vip, s.Scheduler)
 		if s.Persistent > 0 {
 			line += fmt.Sprintf(" -p %d", s.Persistent)
+		}
+		if len(s.Flags) > 0 {
+			line += " -b " + strings.Join(s.Flags, ",")
 		}
 		out = append(out, line)
 		for _, r := range s.Reals {

@@ -16,7 +16,7 @@ const (
 
 // KubeProxyModes are the modes a scenario may name; Implemented says which
 // this version of netlab can build.
-var KubeProxyModes = map[string]bool{"iptables": true, "ipvs": false, "nftables": false, "userspace": false}
+var KubeProxyModes = map[string]bool{"iptables": true, "ipvs": true, "nftables": false, "userspace": false}
 
 var versionRE = regexp.MustCompile(`^v?1\.(\d+)(\.\d+)?$`)
 

@@ -1,0 +1,459 @@
+package kubeproxy
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// ipvsGoldenVersions are the minors where an IPVS behaviour switch (or a
+// shared one of versions.go that IPVS uses) flips; every other minor must
+// render exactly like the golden version before it
+// (TestIPVSEveryMinorIsCovered). 1.31 is there for the oracle.
+var ipvsGoldenVersions = []string{
+	"1.8", "1.9", "1.10", "1.11", "1.13", "1.14", "1.16", "1.18", "1.19", "1.21",
+	"1.22", "1.24", "1.25", "1.26", "1.27", "1.28", "1.29", "1.31",
+}
+
+func renderIPVSCase(t testing.TB, name, version string) *IPVSResult {
+	res, err := IPVS(mustVersion(t, version), loadCase(t, name))
+	if err != nil {
+		t.Fatalf("%s %s: %v", name, version, err)
+	}
+	return res
+}
+
+// ---- comparison with the oracle -------------------------------------------
+
+// oracleSections splits an oracle IPVS dump into its four sections.
+func oracleSections(t testing.TB, text string) map[string]string {
+	out := map[string]string{}
+	cur := ""
+	for _, l := range strings.Split(text, "\n") {
+		switch {
+		case strings.HasPrefix(l, "### ipvs"):
+			cur = "ipvs"
+		case strings.HasPrefix(l, "### ipset"):
+			cur = "ipset"
+		case strings.HasPrefix(l, "### kube-ipvs0"):
+			cur = "addresses"
+		case strings.HasPrefix(l, "### iptables"):
+			cur = "iptables"
+		case strings.HasPrefix(l, "#") || cur == "":
+		default:
+			out[cur] += l + "\n"
+		}
+	}
+	for _, s := range []string{"ipvs", "ipset", "addresses", "iptables"} {
+		if _, ok := out[s]; !ok && s == "iptables" {
+			t.Fatalf("oracle dump has no %s section", s)
+		}
+	}
+	return out
+}
+
+// ipsetSave is the oracle's "ipset save style": every create line (name
+// and type only), then every add line, by set name and entry.
+func ipsetSave(r *IPVSResult) string {
+	var b strings.Builder
+	sets := append([]IPSet(nil), r.IPSets...)
+	sort.Slice(sets, func(i, j int) bool { return sets[i].Name < sets[j].Name })
+	for _, s := range sets {
+		fmt.Fprintf(&b, "create %s %s\n", s.Name, s.Type)
+	}
+	for _, s := range sets {
+		for _, e := range s.Entries {
+			fmt.Fprintf(&b, "add %s %s\n", s.Name, e)
+		}
+	}
+	return b.String()
+}
+
+// normalizeIPVSSave: the oracle prints extra virtual-server flags as
+// "--flags 0xN" (its own notation); Save() prints ipvsadm's "-b NAME".
+// 0x10 is the only extra flag kube-proxy sets (mh-port, for the mh
+// scheduler).
+func normalizeIPVSSave(s string) string {
+	return strings.ReplaceAll(s, " --flags 0x10", " -b mh-port")
+}
+
+// ipvsWithoutKubelet removes, table-aware, the kubelet-owned rules that
+// IPVSWithOptions adds for 1.9-1.24 (filter KUBE-FIREWALL with its INPUT
+// and OUTPUT jumps, the nat KUBE-MARK-DROP rule): the oracle runs kube-proxy
+// alone. nat KUBE-FIREWALL is kube-proxy's own chain there and stays, as
+// does the KUBE-MARK-DROP declaration (kube-proxy ensures the chain).
+func ipvsWithoutKubelet(text string) string {
+	var out []string
+	table := ""
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "*") {
+			table = l[1:]
+		}
+		switch {
+		case table == "filter" && (strings.HasPrefix(l, ":"+chainFirewall+" ") ||
+			strings.HasPrefix(l, "-A "+chainFirewall+" ") ||
+			l == "-A INPUT -j "+chainFirewall || l == "-A OUTPUT -j "+chainFirewall):
+			continue
+		case table == "nat" && strings.HasPrefix(l, "-A "+chainMarkDrop+" "):
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestIPVSOracle renders every case for every oracle version and compares
+// the four sections with what the real kube-proxy wrote
+// (testdata/ipvs/oracle, from testdata/ipvs/update-oracle.sh).
+// Normalisations, all of them:
+//   - ipvs: normalizeIPVSSave (flag notation).
+//   - ipset: none (ipsetSave prints netlab's sets in the oracle's format,
+//     which leaves out the create options that IPSetRestore adds).
+//   - kube-ipvs0 addresses: none.
+//   - iptables: ipvsWithoutKubelet on netlab's side, then normalize() of
+//     iptables_test.go on both sides (quotes, chain policies,
+//     --random-fully, canonical chain/rule order; see there).
+func TestIPVSOracle(t *testing.T) {
+	passed, total := map[string]int{}, map[string]int{}
+	var mu sync.Mutex
+	for _, name := range caseNames(t) {
+		for _, ver := range caseVersions(t, name, oracleVersions) {
+			total[ver]++
+			t.Run(name+"-"+ver, func(t *testing.T) {
+				raw, err := os.ReadFile(filepath.Join("testdata/ipvs/oracle", name+"-"+ver+".txt"))
+				if err != nil {
+					t.Fatalf("missing oracle output (run testdata/ipvs/update-oracle.sh): %v", err)
+				}
+				want := oracleSections(t, string(raw))
+				res := renderIPVSCase(t, name, ver)
+				got := map[string]string{
+					"ipvs":      res.Save(),
+					"ipset":     ipsetSave(res),
+					"addresses": strings.Join(res.Addresses, "\n"),
+					"iptables":  normalize(ipvsWithoutKubelet(res.Rules.Restore())),
+				}
+				if got["addresses"] != "" {
+					got["addresses"] += "\n"
+				}
+				want["ipvs"] = normalizeIPVSSave(want["ipvs"])
+				want["iptables"] = normalize(want["iptables"])
+				ok := true
+				for _, s := range []string{"ipvs", "ipset", "addresses", "iptables"} {
+					if got[s] != want[s] {
+						ok = false
+						t.Errorf("%s section differs from the oracle (normalised; - oracle, + netlab):\n%s", s, lineDiff(want[s], got[s]))
+					}
+				}
+				if ok {
+					mu.Lock()
+					passed[ver]++
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	for _, ver := range oracleVersions {
+		t.Logf("kube-proxy %s IPVS: %d of %d oracle comparisons match exactly (all four sections) after normalisation", ver, passed[ver], total[ver])
+	}
+}
+
+// ---- goldens for every modelled version -----------------------------------
+
+func ipvsGoldenPath(name, ver string) string {
+	return filepath.Join("testdata/ipvs/golden", name+"-"+ver+".txt")
+}
+
+// ipvsGoldenText is what a golden file holds: the four artefacts and the
+// sysctls, each under a "###" header.
+func ipvsGoldenText(r *IPVSResult) string {
+	var b strings.Builder
+	b.WriteString("### ipvsadm -S -n\n")
+	b.WriteString(r.Save())
+	b.WriteString("### ipset restore\n")
+	b.WriteString(r.IPSetRestore())
+	b.WriteString("### kube-ipvs0 addresses\n")
+	for _, a := range r.Addresses {
+		b.WriteString(a + "/32\n")
+	}
+	b.WriteString("### iptables-restore\n")
+	b.WriteString(r.Rules.Restore())
+	b.WriteString("### sysctls\n")
+	for _, s := range r.Sysctls {
+		fmt.Fprintf(&b, "%s=%s\n", s.Key, s.Value)
+	}
+	for _, c := range r.NFAcctCounters {
+		fmt.Fprintf(&b, "### nfacct %s\n", c)
+	}
+	return b.String()
+}
+
+// TestIPVSGolden compares every case at every golden version with
+// testdata/ipvs/golden (go test -run TestIPVSGolden -update rewrites them)
+// and loads the ipsets and iptables rules in a scratch netns.
+func TestIPVSGolden(t *testing.T) {
+	if *update {
+		if err := os.MkdirAll("testdata/ipvs/golden", 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := ipvsLoadTester(t)
+	for _, name := range caseNames(t) {
+		for _, ver := range caseVersions(t, name, ipvsGoldenVersions) {
+			t.Run(name+"-"+ver, func(t *testing.T) {
+				t.Parallel()
+				res := renderIPVSCase(t, name, ver)
+				got := ipvsGoldenText(res)
+				path := ipvsGoldenPath(name, ver)
+				if *update {
+					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					want, err := os.ReadFile(path)
+					if err != nil {
+						t.Fatalf("missing golden (go test -run TestIPVSGolden -update): %v", err)
+					}
+					if got != string(want) {
+						t.Errorf("%s differs (- golden, + now):\n%s", path, lineDiff(string(want), got))
+					}
+				}
+				load(t, res)
+			})
+		}
+	}
+}
+
+// ipvsLoadTester returns a check that runs, in a scratch network namespace
+// (unshare --net; the host is never touched), "ipset restore" with
+// IPSetRestore() and then "iptables-restore --test" and "iptables-restore"
+// with the rules. The IPVS services themselves cannot be loaded here: the
+// host kernel has no ip_vs (DESIGN.md); nor can the "-m ipvs" match of
+// KUBE-IPVS-OUT-FILTER (xt_ipvs) when the kernel lacks it, which is
+// probed once: those rules are then left out of the load, and logged.
+func ipvsLoadTester(t *testing.T) func(*testing.T, *IPVSResult) {
+	reason := ""
+	if os.Geteuid() != 0 {
+		reason = "not root: cannot create a scratch network namespace"
+	}
+	for _, tool := range []string{"unshare", "iptables-restore", "ipset"} {
+		if _, err := exec.LookPath(tool); err != nil && reason == "" {
+			reason = tool + " not found"
+		}
+	}
+	if reason != "" {
+		t.Logf("ipset/iptables-restore load checks skipped: %s", reason)
+	}
+	noXTIPVS := ""
+	if reason == "" {
+		probe := "*filter\n:X - [0:0]\n-A X -s 10.0.0.1 -m ipvs --vaddr 10.0.0.1 --vproto tcp --vport 80 -j DROP\nCOMMIT\n"
+		if err := loadInScratchNetns(t, "", probe); err != nil {
+			noXTIPVS = "this kernel has no xt_ipvs (-m ipvs) match"
+			t.Logf("rulesets using -m ipvs are not loaded: %s", noXTIPVS)
+		}
+	}
+	return func(t *testing.T, r *IPVSResult) {
+		if reason != "" {
+			t.Skip("load check: " + reason)
+		}
+		rules := r.Rules.Restore()
+		if noXTIPVS != "" && strings.Contains(rules, " -m ipvs ") {
+			// Load everything else; say what was left out.
+			var kept []string
+			for _, l := range strings.Split(rules, "\n") {
+				if strings.Contains(l, " -m ipvs ") {
+					t.Logf("not loaded (%s): %s", noXTIPVS, l)
+					continue
+				}
+				kept = append(kept, l)
+			}
+			rules = strings.Join(kept, "\n")
+		}
+		if err := loadInScratchNetns(t, r.IPSetRestore(), rules); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func loadInScratchNetns(t *testing.T, ipsets, rules string) error {
+	dir := t.TempDir()
+	sets, ipt := filepath.Join(dir, "ipsets"), filepath.Join(dir, "rules")
+	if err := os.WriteFile(sets, []byte(ipsets), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(ipt, []byte(rules), 0o644); err != nil {
+		return err
+	}
+	script := `set -e; ipset restore < "$1"; iptables-restore --test < "$2"; iptables-restore < "$2"`
+	cmd := exec.Command("unshare", "--net", "sh", "-c", script, "sh", sets, ipt)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ipset restore + iptables-restore in a scratch netns: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// TestIPVSLoadCheckCatchesErrors: the load check fails on a rule matching a
+// set that was not created, and on a bad ipset type.
+func TestIPVSLoadCheckCatchesErrors(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root: cannot create a scratch network namespace")
+	}
+	rules := "*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT\nCOMMIT\n"
+	if err := loadInScratchNetns(t, "", rules); err == nil {
+		t.Error("a rule using a missing ipset was accepted")
+	}
+	if err := loadInScratchNetns(t, "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536\n", rules); err != nil {
+		t.Errorf("with the set created: %v", err)
+	}
+	if err := loadInScratchNetns(t, "create X hash:nonsense\n", ""); err == nil {
+		t.Error("a bad ipset type was accepted")
+	}
+}
+
+// TestIPVSEveryMinorIsCovered: a minor without a golden renders exactly
+// like the golden version before it.
+func TestIPVSEveryMinorIsCovered(t *testing.T) {
+	isGolden := map[string]bool{}
+	for _, g := range ipvsGoldenVersions {
+		isGolden[g] = true
+	}
+	var every []string
+	for minor := ipvsMinVersion; minor <= MaxVersion.Minor; minor++ {
+		every = append(every, fmt.Sprintf("1.%d", minor))
+	}
+	for _, name := range caseNames(t) {
+		prev := ""
+		for _, ver := range caseVersions(t, name, every) {
+			if isGolden[ver] {
+				prev = ver
+				continue
+			}
+			if prev == "" {
+				t.Fatalf("no golden version before %s", ver)
+			}
+			a, b := ipvsGoldenText(renderIPVSCase(t, name, prev)), ipvsGoldenText(renderIPVSCase(t, name, ver))
+			if a != b {
+				t.Errorf("%s: %s renders differently from %s but has no golden:\n%s", name, ver, prev, lineDiff(a, b))
+			}
+		}
+	}
+}
+
+// ---- behaviour checks ----------------------------------------------------
+
+func TestIPVSRefusesOldVersions(t *testing.T) {
+	_, err := IPVS(Version{1, 7}, Node{})
+	if err == nil || !strings.Contains(err.Error(), "no IPVS mode") {
+		t.Fatalf("1.7: got %v, want a 'no IPVS mode' error", err)
+	}
+	if _, err := IPVS(Version{1, 32}, Node{}); err == nil {
+		t.Fatal("1.32 accepted")
+	}
+}
+
+// TestIPVSPR97081 is the basic.json check of the oracle's check.sh: the
+// NodePort of demo/web-remote-only (eTP=Local, endpoints only on other
+// nodes) has no real server up to 1.23 and both remote ones from 1.24.
+func TestIPVSPR97081(t *testing.T) {
+	for _, tc := range []struct {
+		ver   string
+		reals int
+	}{{"1.22", 0}, {"1.23", 0}, {"1.24", 2}, {"1.28", 2}, {"1.31", 2}} {
+		res := renderIPVSCase(t, "basic", tc.ver)
+		found := false
+		for _, vs := range res.VirtualServers {
+			if vs.Addr == "192.168.0.2" && vs.Port == 30081 {
+				found = true
+				if len(vs.Reals) != tc.reals {
+					t.Errorf("%s: 192.168.0.2:30081 has %d real servers, want %d", tc.ver, len(vs.Reals), tc.reals)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no virtual server 192.168.0.2:30081", tc.ver)
+		}
+	}
+}
+
+// TestIPVSExternalIPLocalFilter: KUBE-IPVS-FILTER has no
+// KUBE-EXTERNAL-IP-LOCAL RETURN in 1.26/1.27 (#121909), has it from 1.28
+// (#121928), and the chain does not exist before 1.26 (#108460).
+func TestIPVSExternalIPLocalFilter(t *testing.T) {
+	for ver, want := range map[string]string{"1.25": "none", "1.26": "reject", "1.27": "reject", "1.28": "return", "1.31": "return"} {
+		rules := renderIPVSCase(t, "basic", ver).Rules.Restore()
+		got := "none"
+		if strings.Contains(rules, "-A KUBE-IPVS-FILTER ") {
+			got = "reject"
+			if strings.Contains(rules, "-A KUBE-IPVS-FILTER -m set --match-set KUBE-EXTERNAL-IP-LOCAL dst,dst -j RETURN") {
+				got = "return"
+			}
+		}
+		if got != want {
+			t.Errorf("%s: KUBE-IPVS-FILTER %s, want %s", ver, got, want)
+		}
+	}
+}
+
+func TestIPVSSysctls(t *testing.T) {
+	get := func(ver, kernel string, strict bool) map[string]string {
+		res, err := IPVSWithOptions(mustVersion(t, ver), loadCase(t, "basic"), IPVSOptions{KernelVersion: kernel, StrictARP: strict})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, s := range res.Sysctls {
+			m[s.Key] = s.Value
+		}
+		return m
+	}
+	const reuse = "net.ipv4.vs.conn_reuse_mode"
+	for _, tc := range []struct {
+		ver, kernel string
+		want        bool
+	}{
+		{"1.28", "", false}, {"1.28", "5.4.0-150-generic", true}, {"1.28", "5.9", false},
+		{"1.21", "5.10", true}, {"1.28", "3.10", false}, {"1.18", "3.10", true}, {"1.12", "5.4", false},
+	} {
+		_, got := get(tc.ver, tc.kernel, false)[reuse]
+		if got != tc.want {
+			t.Errorf("%s on kernel %q: conn_reuse_mode set=%v, want %v", tc.ver, tc.kernel, got, tc.want)
+		}
+	}
+	m := get("1.28", "", false)
+	for _, k := range []string{"net.ipv4.vs.conntrack", "net.ipv4.vs.expire_nodest_conn", "net.ipv4.vs.expire_quiescent_template", "net.ipv4.ip_forward"} {
+		if m[k] != "1" {
+			t.Errorf("1.28: %s=%q, want 1", k, m[k])
+		}
+	}
+	if _, ok := m["net.ipv4.conf.all.arp_ignore"]; ok {
+		t.Error("1.28 sets arp_ignore without strict ARP")
+	}
+	if m := get("1.28", "", true); m["net.ipv4.conf.all.arp_ignore"] != "1" || m["net.ipv4.conf.all.arp_announce"] != "2" {
+		t.Errorf("1.28 strict ARP: %v", m)
+	}
+	if m := get("1.20", "", false); m["net.ipv4.conf.all.route_localnet"] != "1" {
+		t.Error("1.20 does not set route_localnet")
+	}
+	if _, err := IPVSWithOptions(mustVersion(t, "1.28"), Node{}, IPVSOptions{KernelVersion: "six"}); err == nil {
+		t.Error("a bad kernel version was accepted")
+	}
+}
+
+// TestIPVSSchedulerFlags: the mh scheduler gets the mh-port flag from 1.27.
+func TestIPVSSchedulerFlags(t *testing.T) {
+	n := loadCase(t, "basic")
+	n.IPVSScheduler = "mh"
+	for ver, want := range map[string]string{"1.26": "-s mh\n", "1.27": "-s mh -b mh-port\n"} {
+		res, err := IPVS(mustVersion(t, ver), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(res.Save(), "-A -t 10.96.0.1:443 "+want) {
+			t.Errorf("%s: want %q in\n%s", ver, want, res.Save())
+		}
+	}
+}
