@@ -389,24 +389,28 @@ func TestGolden(t *testing.T) {
 			t.Run(name+"-"+ver, func(t *testing.T) {
 				t.Parallel()
 				res := renderCase(t, name, ver)
-				got := goldenText(res)
-				path := goldenPath(name, ver)
-				if *update {
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				} else {
-					want, err := os.ReadFile(path)
-					if err != nil {
-						t.Fatalf("missing golden (go test -run TestGolden -update): %v", err)
-					}
-					if got != string(want) {
-						t.Errorf("%s differs (- golden, + now):\n%s", path, lineDiff(string(want), got))
-					}
-				}
+				checkGolden(t, goldenPath(name, ver), goldenText(res))
 				restore(t, res)
 			})
 		}
+	}
+}
+
+// checkGolden compares got with a golden file, or rewrites it with -update.
+func checkGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("missing golden (go test ./lab/kubeproxy -update): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (- golden, + now):\n%s", path, lineDiff(string(want), got))
 	}
 }
 

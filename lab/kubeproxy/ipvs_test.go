@@ -207,21 +207,7 @@ func TestIPVSGolden(t *testing.T) {
 			t.Run(name+"-"+ver, func(t *testing.T) {
 				t.Parallel()
 				res := renderIPVSCase(t, name, ver)
-				got := ipvsGoldenText(res)
-				path := ipvsGoldenPath(name, ver)
-				if *update {
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				} else {
-					want, err := os.ReadFile(path)
-					if err != nil {
-						t.Fatalf("missing golden (go test -run TestIPVSGolden -update): %v", err)
-					}
-					if got != string(want) {
-						t.Errorf("%s differs (- golden, + now):\n%s", path, lineDiff(string(want), got))
-					}
-				}
+				checkGolden(t, ipvsGoldenPath(name, ver), ipvsGoldenText(res))
 				load(t, res)
 			})
 		}
