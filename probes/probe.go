@@ -25,9 +25,12 @@ import (
 	"github.com/netlab/netlab/lab/topology"
 )
 
-// DefaultTimeout bounds a probe's connect and answer. Everything in a lab is
-// on one machine, so a healthy path answers in well under a millisecond.
-const DefaultTimeout = time.Second
+// DefaultTimeout bounds a probe's connect and answer. A healthy path in a
+// lab answers in well under a millisecond, but TCP retransmits a lost SYN
+// only after one second (the initial RTO): the timeout must outlast one
+// retransmission, or a single dropped packet on a busy machine would be
+// reported as a path that drops everything.
+const DefaultTimeout = 2 * time.Second
 
 // Result is one probe's observation. Its JSON is the contract described in
 // DESIGN.md ("Probes and their JSON").
