@@ -140,16 +140,11 @@ func nsExec(t *testing.T, l *lab.Lab, object string, args ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []byte
-	err = apply.Do(ns, func() error {
-		var err error
-		out, err = exec.Command(args[0], args[1:]...).CombinedOutput()
-		return err
-	})
+	out, err := apply.Output(ns, args...)
 	if err != nil {
-		t.Fatalf("%s in %s: %v: %s", strings.Join(args, " "), ns, err, out)
+		t.Fatalf("in %s: %v", ns, err)
 	}
-	return string(out)
+	return out
 }
 
 func daemonPIDs(name string) []int {

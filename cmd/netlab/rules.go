@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -40,17 +38,17 @@ lab, ipvsadm -Ln and ipset save first): what the kernel holds, not what the plan
 			if table != "" {
 				cmdArgs = append(cmdArgs, "-t", table)
 			}
-			text, err := runIn(ns, cmdArgs...)
+			text, err := apply.Output(ns, cmdArgs...)
 			if err != nil {
 				return err
 			}
 			// An IPVS node's virtual servers and ipsets are part of its rules.
 			var ipvsText, ipsetText string
 			if kp := l.Topology.KubeProxy; kp != nil && kp.Mode == "ipvs" && l.Topology.Node(args[1]) != nil {
-				if ipvsText, err = runIn(ns, "ipvsadm", "-Ln"); err != nil {
+				if ipvsText, err = apply.Output(ns, "ipvsadm", "-Ln"); err != nil {
 					return err
 				}
-				if ipsetText, err = runIn(ns, "ipset", "save"); err != nil {
+				if ipsetText, err = apply.Output(ns, "ipset", "save"); err != nil {
 					return err
 				}
 			}
@@ -71,23 +69,6 @@ lab, ipvsadm -Ln and ipset save first): what the kernel holds, not what the plan
 	c.Flags().StringVar(&table, "table", "", "only this table (nat, filter, mangle, raw)")
 	addOutput(c, &out)
 	return c
-}
-
-// runIn runs a command inside a namespace and returns its output.
-func runIn(ns string, args ...string) (string, error) {
-	var text []byte
-	err := apply.Do(ns, func() error {
-		var stderr bytes.Buffer
-		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Stderr = &stderr
-		var err error
-		text, err = cmd.Output()
-		if err != nil {
-			return fmt.Errorf("%s: %v: %s", args[0], err, strings.TrimSpace(stderr.String()))
-		}
-		return nil
-	})
-	return string(text), err
 }
 
 // splitTables turns iptables-save text into table -> lines (comments and

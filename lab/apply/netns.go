@@ -1,9 +1,11 @@
 package apply
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -167,4 +169,21 @@ func DoHandle(target netns.NsHandle, fn func() error) error {
 		errc <- ferr
 	}()
 	return <-errc
+}
+
+// Output runs a command inside a named namespace and returns its standard
+// output; a failure carries its standard error.
+func Output(name string, args ...string) (string, error) {
+	var out []byte
+	err := Do(name, func() error {
+		var stderr bytes.Buffer
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Stderr = &stderr
+		var err error
+		if out, err = cmd.Output(); err != nil {
+			return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		}
+		return nil
+	})
+	return string(out), err
 }

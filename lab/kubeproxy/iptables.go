@@ -576,14 +576,7 @@ func (r *renderer) syncXLB() {
 			if !inUse {
 				continue
 			}
-			sep := r.n.declare(e.chain)
-			c := r.epComment(p.name)
-			sep.add(c + "-s " + r.ip(e.ip) + " -j " + chainMarkMasq)
-			recent := ""
-			if p.affinity {
-				recent = "-m recent --name " + e.chain + " --set "
-			}
-			sep.add(c + recent + proto(p) + " -j DNAT --to-destination " + e.hostPort)
+			r.writeSEP(p, e)
 		}
 
 		emit := hasEndpoints || alwaysCapture
@@ -812,14 +805,7 @@ func (r *renderer) syncEXT() {
 		}
 		// KUBE-SEP- chains of every locally reachable endpoint.
 		for _, e := range c.reachable {
-			sep := r.n.declare(e.chain)
-			cm := r.epComment(p.name)
-			sep.add(cm + "-s " + r.ip(e.ip) + " -j " + chainMarkMasq)
-			recent := ""
-			if p.affinity {
-				recent = "-m recent --name " + e.chain + " --set "
-			}
-			sep.add(cm + recent + proto(p) + " -j DNAT --to-destination " + e.hostPort)
+			r.writeSEP(p, e)
 		}
 	}
 
@@ -837,6 +823,20 @@ func (r *renderer) syncEXT() {
 }
 
 // serviceToEndpoints is writeServiceToEndpointRules (1.24+).
+// writeSEP writes an endpoint's KUBE-SEP chain: the hairpin masquerade,
+// then the DNAT (recording the client for ClientIP affinity). Every layout
+// since 1.2 writes it the same way.
+func (r *renderer) writeSEP(p *svcPort, e *endpoint) {
+	sep := r.n.declare(e.chain)
+	cm := r.epComment(p.name)
+	sep.add(cm + "-s " + r.ip(e.ip) + " -j " + chainMarkMasq)
+	recent := ""
+	if p.affinity {
+		recent = "-m recent --name " + e.chain + " --set "
+	}
+	sep.add(cm + recent + proto(p) + " -j DNAT --to-destination " + e.hostPort)
+}
+
 func (r *renderer) serviceToEndpoints(p *svcPort, chain *chainBuf, eps []*endpoint) {
 	if p.affinity {
 		for _, e := range eps {
