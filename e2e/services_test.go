@@ -112,3 +112,43 @@ func TestACKFlannelIPVS(t *testing.T) {
 		}
 	}
 }
+
+// TestSeed002IPTables runs the seed-002 scenarios (C1-C13) under kube-proxy's
+// iptables mode, which never binds LB IPs and treats a node's own traffic as
+// eTP=Cluster: the "when: iptables" expectations.
+func TestSeed002IPTables(t *testing.T) {
+	for _, sc := range []string{"seed002-clb", "seed002-local-flannel", "seed002-local-hostnetwork"} {
+		t.Run(sc, func(t *testing.T) {
+			runChecks(t, upWith(t, sc, "iptables@1.22", "a"))
+		})
+	}
+}
+
+// TestSeed002IPVS runs C1-C13 under IPVS before and after kubernetes#97081
+// (and at 1.31 for ipMode Proxy), in the guest. C12's timeout must come from
+// the reason the article gives: node-141 sends the SYN with the SLB IP (its
+// kube-ipvs0 address) as source, and nothing SNATs it.
+func TestSeed002IPVS(t *testing.T) {
+	testenv.RequireFeatures(t, kernel.IPVS, kernel.Dummy, kernel.Ipset)
+	runs := map[string][]string{
+		"seed002-clb":               {"1.22", "1.24", "1.31"},
+		"seed002-local-flannel":     {"1.22", "1.24"},
+		"seed002-local-hostnetwork": {"1.22", "1.24"},
+	}
+	for _, sc := range []string{"seed002-clb", "seed002-local-flannel", "seed002-local-hostnetwork"} {
+		for _, v := range runs[sc] {
+			t.Run(sc+"/"+v, func(t *testing.T) {
+				l := upWith(t, sc, "ipvs@"+v, "v")
+				runChecks(t, l)
+				if sc != "seed002-local-hostnetwork" || v != "1.24" {
+					return
+				}
+				r := probe(t, l, "node-141", "svc/nginx:loadbalancer")
+				ct := r.Conntrack["node-141"]
+				if r.Result != "timeout" || len(ct) != 1 || !strings.HasPrefix(ct[0].Orig.Src, "47.243.247.219:") || ct[0].NAT != "dnat" {
+					t.Errorf("C12: result %s, node-141 conntrack %+v; want a timeout with a DNAT-only entry from 47.243.247.219", r.Result, ct)
+				}
+			})
+		}
+	}
+}

@@ -19,9 +19,23 @@ var base = []plan.Sysctl{
 	{Key: "net.ipv4.ip_local_port_range", Value: cloud.EphemeralRange},
 }
 
-// Compile turns a validated topology into the plan for lab. It is pure:
-// same input, same plan, no kernel access.
+// Options are the facts of the machine a plan is for that are not in the
+// scenario.
+type Options struct {
+	// KernelVersion is the kernel the lab runs on (every node shares it);
+	// kube-proxy's IPVS mode writes conn_reuse_mode only on some kernels.
+	// "" means 6.1, Debian 12's (and the test guest's) kernel.
+	KernelVersion string
+}
+
+// Compile turns a validated topology into the plan for lab, for a 6.1
+// kernel. It is pure: same input, same plan, no kernel access.
 func Compile(t *topology.Topology, lab string) (*plan.Plan, error) {
+	return CompileWith(t, lab, Options{})
+}
+
+// CompileWith is Compile for the machine o describes.
+func CompileWith(t *topology.Topology, lab string, o Options) (*plan.Plan, error) {
 	p := &plan.Plan{Lab: lab}
 	add := func(role, owner, node string) {
 		p.Namespaces = append(p.Namespaces, &plan.Namespace{
@@ -52,7 +66,7 @@ func Compile(t *topology.Topology, lab string) (*plan.Plan, error) {
 	if err := cni.Build(p, t); err != nil {
 		return nil, err
 	}
-	if err := kubeProxy(p, t); err != nil {
+	if err := kubeProxy(p, t, o); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -11,7 +11,7 @@ import (
 
 // kubeProxy renders each node's kube-proxy rules and puts them in front of
 // the CNI's (kube-proxy prepends its jumps to the built-in chains).
-func kubeProxy(p *plan.Plan, t *topology.Topology) error {
+func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 	kp := t.KubeProxy
 	if kp == nil {
 		return nil
@@ -23,7 +23,7 @@ func kubeProxy(p *plan.Plan, t *topology.Topology) error {
 	if err != nil {
 		return err
 	}
-	services := KubeProxyServices(t)
+	services := KubeProxyServices(t, v)
 	for _, n := range t.Nodes {
 		node := kubeproxy.Node{Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services}
 		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
@@ -40,7 +40,7 @@ func kubeProxy(p *plan.Plan, t *topology.Topology) error {
 			}
 			rules, sysctls, nfacct = res.Rules, res.Sysctls, res.NFAcctCounters
 		case "ipvs":
-			res, err := kubeproxy.IPVS(v, node)
+			res, err := kubeproxy.IPVSWithOptions(v, node, kubeproxy.IPVSOptions{KernelVersion: o.KernelVersion, StrictARP: kp.StrictARP})
 			if err != nil {
 				return fmt.Errorf("kube-proxy ipvs %s on %s: %w", kp.Version, n.Name, err)
 			}
@@ -68,9 +68,10 @@ func kubeProxy(p *plan.Plan, t *topology.Topology) error {
 }
 
 // KubeProxyServices turns the topology's Services and the pods their
-// selectors match into kube-proxy's view: Services with EndpointSlice
-// endpoints (a pod's readiness and termination become its conditions).
-func KubeProxyServices(t *topology.Topology) []kubeproxy.Service {
+// selectors match into what kube-proxy v sees: Services with EndpointSlice
+// endpoints (a pod's readiness and termination become its conditions),
+// and only the LB IPs it captures (CapturesLBIP).
+func KubeProxyServices(t *topology.Topology, v kubeproxy.Version) []kubeproxy.Service {
 	var out []kubeproxy.Service
 	for i := range t.Services {
 		s := &t.Services[i]
@@ -84,7 +85,7 @@ func KubeProxyServices(t *topology.Topology) []kubeproxy.Service {
 		if s.Type == topology.TypeClusterIP {
 			ks.ExternalTrafficPolicy = ""
 		}
-		if s.LBAddr.IsValid() {
+		if s.LBAddr.IsValid() && CapturesLBIP(s, v) {
 			ks.LoadBalancerIPs = []string{s.LBAddr.String()}
 		}
 		for _, sp := range s.Ports {
@@ -110,6 +111,21 @@ func KubeProxyServices(t *topology.Topology) []kubeproxy.Service {
 		out = append(out, ks)
 	}
 	return out
+}
+
+// CapturesLBIP reports whether kube-proxy v sees the Service's LB IP in its
+// status and so captures it on every node (iptables KUBE-SERVICES rules,
+// IPVS kube-ipvs0 binding). ACK's hostname annotation publishes a hostname
+// instead of the IP, hidden from every version; ipMode Proxy hides it from
+// 1.30, where the LoadBalancerIPMode gate is beta and on by default
+// (pkg/proxy/service.go skips ingress that is not VIP mode; reference,
+// "LoadBalancerIPMode"). Either way the SLB still listens on the IP, so
+// in-cluster clients reach it through the SLB.
+func CapturesLBIP(s *topology.Service, v kubeproxy.Version) bool {
+	if s.LoadBalancerHostname != "" {
+		return false
+	}
+	return s.LoadBalancerIPMode != topology.IPModeProxy || !v.AtLeast(30)
 }
 
 const bridgeNF = "net.bridge.bridge-nf-call-iptables"

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/lab/topology"
@@ -86,7 +87,7 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 			return nil, err
 		}
 	}
-	p, err := Compile(sc.Topology, name)
+	p, err := CompileWith(sc.Topology, name, Options{KernelVersion: kernel.Release()})
 	if err != nil {
 		return nil, err
 	}
@@ -134,13 +135,29 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 	return &Lab{State: st, Topology: sc.Topology, Plan: p}, nil
 }
 
-func hasServers(t *topology.Topology) bool {
+func hasServers(t *topology.Topology) bool { return len(Servers(t)) > 0 }
+
+// Server is one pod or outside host whose ports the lab daemon serves.
+type Server struct {
+	Name, Node string
+	Ports      []int
+}
+
+// Servers lists what the lab daemon serves: every pod with ports (in its
+// node's namespace for hostNetwork), then every outside host with ports.
+func Servers(t *topology.Topology) []Server {
+	var out []Server
 	for _, p := range t.Pods {
 		if len(p.Ports) > 0 {
-			return true
+			out = append(out, Server{Name: p.Name, Node: p.Node, Ports: p.PortNumbers()})
 		}
 	}
-	return false
+	for _, c := range t.Cloud.Clients {
+		if len(c.Ports) > 0 {
+			out = append(out, Server{Name: c.Name, Ports: c.PortNumbers()})
+		}
+	}
+	return out
 }
 
 // startDaemon starts the lab daemon in its own session, its output in the

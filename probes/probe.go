@@ -161,25 +161,23 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 }
 
 // dial connects from inside a namespace, sends the probe hello and reads
-// the server's answer. local is the socket's own address once connected.
+// the server's answer. local is the socket's own address, known as soon as
+// the SYN is sent, so a refused or timed-out probe still has its tuple (for
+// conntrack and tracing).
 func dial(ns string, target netip.AddrPort, pin [2]int, timeout time.Duration) (local netip.AddrPort, ans *Answer, err error) {
-	var conn net.Conn
 	deadline := time.Now().Add(timeout)
+	var fd int
 	err = apply.Do(ns, func() error {
-		d := net.Dialer{Deadline: deadline}
 		if pin[0] == 0 {
-			c, err := d.Dial("tcp4", target.String())
-			conn = c
+			fd, local, err = connectFrom(0, target)
 			return err
 		}
 		// A pinned source port: try the range from a random start, since a
 		// recent probe may still hold a port.
 		span := pin[1] - pin[0] + 1
 		first := rand.IntN(span)
-		var err error
 		for i := 0; i < span; i++ {
-			d.LocalAddr = &net.TCPAddr{Port: pin[0] + (first+i)%span}
-			conn, err = d.Dial("tcp4", target.String())
+			fd, local, err = connectFrom(pin[0]+(first+i)%span, target)
 			if !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EADDRNOTAVAIL) {
 				return err
 			}
@@ -189,11 +187,11 @@ func dial(ns string, target netip.AddrPort, pin [2]int, timeout time.Duration) (
 	if err != nil {
 		return local, nil, err
 	}
-	defer conn.Close()
-	if a, ok := conn.LocalAddr().(*net.TCPAddr); ok {
-		local = a.AddrPort()
-		local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
+	conn, err := waitConnected(fd, deadline)
+	if err != nil {
+		return local, nil, err
 	}
+	defer conn.Close()
 	_ = conn.SetDeadline(deadline)
 	if _, err := conn.Write([]byte(ProbeHello)); err != nil {
 		return local, nil, err
@@ -207,6 +205,72 @@ func dial(ns string, target netip.AddrPort, pin [2]int, timeout time.Duration) (
 		return local, nil, fmt.Errorf("connected, but the answer is not netlab's: %q", strings.TrimSpace(line))
 	}
 	return local, &a, nil
+}
+
+// connectFrom opens a non-blocking TCP socket in the current namespace,
+// binds it to port (0: any), and starts connecting. The kernel has chosen
+// the source address and port once connect returns EINPROGRESS.
+func connectFrom(port int, target netip.AddrPort) (int, netip.AddrPort, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, netip.AddrPort{}, os.NewSyscallError("socket", err)
+	}
+	if port != 0 {
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port}); err != nil {
+			unix.Close(fd)
+			return -1, netip.AddrPort{}, os.NewSyscallError("bind", err)
+		}
+	}
+	err = unix.Connect(fd, &unix.SockaddrInet4{Addr: target.Addr().As4(), Port: int(target.Port())})
+	if err != nil && err != unix.EINPROGRESS {
+		unix.Close(fd)
+		return -1, netip.AddrPort{}, os.NewSyscallError("connect", err)
+	}
+	var local netip.AddrPort
+	if sa, err := unix.Getsockname(fd); err == nil {
+		if in, ok := sa.(*unix.SockaddrInet4); ok {
+			local = netip.AddrPortFrom(netip.AddrFrom4(in.Addr), uint16(in.Port))
+		}
+	}
+	return fd, local, nil
+}
+
+// waitConnected waits for a connecting socket until deadline and hands it
+// to the runtime as a net.Conn. The error wraps the errno the kernel gave
+// (ECONNREFUSED for a reset or ICMP port unreachable) or
+// os.ErrDeadlineExceeded.
+func waitConnected(fd int, deadline time.Time) (net.Conn, error) {
+	for {
+		ms := int(time.Until(deadline).Milliseconds())
+		if ms <= 0 {
+			unix.Close(fd)
+			return nil, fmt.Errorf("connect: %w", os.ErrDeadlineExceeded)
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		n, err := unix.Poll(fds, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			unix.Close(fd)
+			return nil, os.NewSyscallError("poll", err)
+		}
+		if n == 0 {
+			continue
+		}
+		break
+	}
+	soErr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && soErr != 0 {
+		err = syscall.Errno(soErr)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}
+	}
+	f := os.NewFile(uintptr(fd), "probe")
+	defer f.Close() // FileConn dups the descriptor
+	return net.FileConn(f)
 }
 
 func isBackend(t *topology.Topology, svc, node string) bool {

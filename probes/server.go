@@ -45,7 +45,7 @@ type server struct {
 }
 
 // RunDaemon is the lab daemon: it opens every pod's ports inside the pod's
-// namespace, tells its parent it is ready on the ready file, and serves
+// namespace (and those of outside hosts that serve, in theirs), tells its parent it is ready on the ready file, and serves
 // until SIGTERM, SIGINT, or the lab's state directory disappears (so a
 // daemon orphaned by a crash does not outlive its lab).
 func RunDaemon(labName string, ready *os.File) error {
@@ -61,19 +61,16 @@ func RunDaemon(labName string, ready *os.File) error {
 		return err
 	}
 	var servers []*server
-	for _, p := range l.Topology.Pods {
-		if len(p.Ports) == 0 {
-			continue
-		}
+	for _, p := range lab.Servers(l.Topology) {
 		ns, err := l.NS(p.Name)
 		if err != nil {
 			return err
 		}
 		err = apply.Do(ns, func() error {
-			for _, port := range p.PortNumbers() {
+			for _, port := range p.Ports {
 				ln, err := net.Listen("tcp4", fmt.Sprintf(":%d", port))
 				if err != nil {
-					return fmt.Errorf("pod %s: listen :%d: %w", p.Name, port, err)
+					return fmt.Errorf("%s: listen :%d: %w", p.Name, port, err)
 				}
 				servers = append(servers, &server{pod: p.Name, node: p.Node, ln: ln})
 			}

@@ -7,11 +7,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/kernel"
 )
 
 func planCmd() *cobra.Command {
 	var (
-		out, name, only, kubeProxy string
+		out, name, only, kubeProxy, kernelVersion string
 	)
 	c := &cobra.Command{
 		Use:   "plan SCENARIO",
@@ -21,7 +22,8 @@ route, neighbour, FDB entry and iptables ruleset that up would create, as the eq
 shell commands. What is printed is what is applied.`,
 		Example: `  netlab plan flannel-vxlan
   netlab plan flannel-vxlan --node node-1 --kube-proxy iptables@1.22
-  netlab plan ./my-cluster.yaml -o json`,
+  netlab plan ./my-cluster.yaml -o json
+  netlab plan flannel-cluster-mode --kernel 5.4.0-150-generic --node node-180`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if err := checkOutput(out); err != nil {
@@ -34,7 +36,7 @@ shell commands. What is printed is what is applied.`,
 			if name == "" {
 				name = sc.Topology.Name
 			}
-			p, err := lab.Compile(sc.Topology, name)
+			p, err := lab.CompileWith(sc.Topology, name, lab.Options{KernelVersion: kernelVersion})
 			if err != nil {
 				return err
 			}
@@ -61,6 +63,7 @@ shell commands. What is printed is what is applied.`,
 	}
 	c.Flags().StringVar(&name, "name", "", "lab name used in namespace names (default: the scenario's name)")
 	c.Flags().StringVar(&only, "node", "", "print only this node's (or pod's, client's, vpc's) namespace")
+	c.Flags().StringVar(&kernelVersion, "kernel", kernel.Release(), "kernel release to plan for (kube-proxy IPVS mode writes conn_reuse_mode only on some)")
 	addKubeProxy(c, &kubeProxy)
 	addOutput(c, &out)
 	return c

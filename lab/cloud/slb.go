@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/netlab/netlab/lab/plan"
@@ -42,8 +43,12 @@ func PinPorts(i int) (int, int) { return PinBase + PinWidth*i, PinBase + PinWidt
 // MaxPinnedNodes is how many nodes can be pinned.
 const MaxPinnedNodes = (65536 - PinBase) / PinWidth
 
-// NeedsSLB reports whether the topology has a LoadBalancer Service.
+// NeedsSLB reports whether the topology has a LoadBalancer Service or a
+// listener of its own.
 func NeedsSLB(t *topology.Topology) bool {
+	if len(t.Cloud.Listeners) > 0 {
+		return true
+	}
 	for _, s := range t.Services {
 		if s.Type == topology.TypeLoadBalancer && s.LBAddr.IsValid() {
 			return true
@@ -93,12 +98,19 @@ func BuildSLB(p *plan.Plan, t *topology.Topology) {
 			SPort: [2]int{topology.NodePortMin, topology.NodePortMax}, Table: SLBTable})
 	}
 	r := &plan.Ruleset{}
+	routed := map[string]bool{}
+	route := func(ip string) {
+		if !routed[ip] {
+			routed[ip] = true
+			vpc.Routes = append(vpc.Routes, plan.Route{Dst: ip, Gw: SLBIP, Dev: SLBPort})
+		}
+	}
 	for i := range t.Services {
 		s := &t.Services[i]
 		if s.Type != topology.TypeLoadBalancer || !s.LBAddr.IsValid() {
 			continue
 		}
-		vpc.Routes = append(vpc.Routes, plan.Route{Dst: s.LBAddr.String(), Gw: SLBIP, Dev: SLBPort})
+		route(s.LBAddr.String())
 		backends := Backends(t, s)
 		for _, sp := range s.Ports {
 			proto := strings.ToLower(sp.Protocol)
@@ -142,7 +154,30 @@ func BuildSLB(p *plan.Plan, t *topology.Topology) {
 			}
 		}
 	}
+	listeners(t, vpc, r, route)
 	slb.IPTables = r
+}
+
+// listeners forwards the SLB's own listeners to the outside hosts behind
+// them, keeping the client's address like the Service listeners. The
+// backend's replies are sent back through the SLB by a policy rule on its
+// router port (source port = the backend port), where conntrack turns them
+// back into LBIP:port.
+func listeners(t *topology.Topology, vpc *plan.Namespace, r *plan.Ruleset, route func(string)) {
+	ruled := map[string]bool{}
+	for i, l := range t.Cloud.Listeners {
+		route(l.Addr.String())
+		b := t.Client(l.Backend)
+		r.Append("nat", "PREROUTING", fmt.Sprintf(`-d %s/32 -p tcp -m tcp --dport %d -m comment --comment "listener %d: %s" -j DNAT --to-destination %s:%d`,
+			l.Addr, l.Port, i, b.Name, b.Addr, l.BackendPort))
+		port := plan.Port("client", slices.IndexFunc(t.Cloud.Clients, func(c topology.Client) bool { return c.Name == b.Name }))
+		key := fmt.Sprintf("%s/%d", port, l.BackendPort)
+		if !ruled[key] {
+			ruled[key] = true
+			vpc.Rules = append(vpc.Rules, plan.Rule{Priority: 110 + len(ruled) - 1, IIF: port, Proto: "tcp",
+				SPort: [2]int{l.BackendPort, l.BackendPort}, Table: SLBTable})
+		}
+	}
 }
 
 func hash(s string) string {

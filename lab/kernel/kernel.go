@@ -476,6 +476,9 @@ func moduleLoaded(m string) bool {
 	return err == nil
 }
 
+// Release is the running kernel's release (uname -r), e.g. 6.1.0-18-amd64.
+func Release() string { return kernelRelease() }
+
 func kernelRelease() string {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {

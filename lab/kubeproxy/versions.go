@@ -57,6 +57,9 @@ func (v Version) less(o Version) bool {
 // atLeast reports whether v >= 1.minor.
 func (v Version) atLeast(minor int) bool { return !v.less(Version{1, minor}) }
 
+// AtLeast reports whether v is 1.minor or later.
+func (v Version) AtLeast(minor int) bool { return v.atLeast(minor) }
+
 // ---- behaviour switches -------------------------------------------------
 //
 // Every version-dependent behaviour of the iptables renderer is one of the

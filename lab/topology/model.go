@@ -115,20 +115,35 @@ func (p *PodPort) UnmarshalYAML(n *yaml.Node) error {
 func (p *Pod) IsReady() bool { return !p.Terminating && (p.Ready == nil || *p.Ready) }
 
 // PortNumbers lists the pod's ports.
-func (p *Pod) PortNumbers() []int {
-	out := make([]int, len(p.Ports))
-	for i, x := range p.Ports {
+func (p *Pod) PortNumbers() []int { return portNumbers(p.Ports) }
+
+// PortNumbers lists the ports the host serves.
+func (c *Client) PortNumbers() []int { return portNumbers(c.Ports) }
+
+func portNumbers(ps []PodPort) []int {
+	out := make([]int, len(ps))
+	for i, x := range ps {
 		out[i] = x.Port
 	}
 	return out
 }
+
+// Load balancer IP modes (status.loadBalancer.ingress[].ipMode).
+const (
+	IPModeVIP   = "VIP"
+	IPModeProxy = "Proxy"
+)
 
 // KubeProxy selects kube-proxy's mode and version.
 type KubeProxy struct {
 	// Mode is iptables (ipvs, nftables and userspace come later).
 	Mode    string `yaml:"mode"`
 	Version string `yaml:"version"`
-	Line    int    `yaml:"-"`
+	// StrictARP is --ipvs-strict-arp (IPVS mode, 1.14+): arp_ignore=1 and
+	// arp_announce=2, so that nodes do not answer ARP for kube-ipvs0's
+	// addresses (MetalLB's L2 mode needs it).
+	StrictARP bool `yaml:"strictARP"`
+	Line      int  `yaml:"-"`
 }
 
 // Service is a Kubernetes Service; its endpoints are the pods its selector
@@ -149,7 +164,19 @@ type Service struct {
 	HealthCheckNodePort      int      `yaml:"healthCheckNodePort"`
 	SessionAffinity          string   `yaml:"sessionAffinity"`
 	SessionAffinityTimeout   int      `yaml:"sessionAffinityTimeoutSeconds"`
-	Line                     int      `yaml:"-"`
+	// LoadBalancerIPMode is status.loadBalancer.ingress[].ipMode: VIP (the
+	// default; kube-proxy captures the LB IP on every node) or Proxy
+	// (KEP-1860: kube-proxy leaves the LB IP alone, so in-cluster traffic
+	// to it goes out to the load balancer). kube-proxy honours it from
+	// 1.30, when the LoadBalancerIPMode gate went beta.
+	LoadBalancerIPMode string `yaml:"loadBalancerIPMode"`
+	// LoadBalancerHostname is ACK's
+	// service.beta.kubernetes.io/alibaba-cloud-loadbalancer-hostname
+	// annotation (seed 002): the cloud controller publishes this hostname
+	// instead of the IP in the Service status, so no kube-proxy version
+	// ever sees the LB IP. The SLB still listens on loadBalancerIP.
+	LoadBalancerHostname string `yaml:"loadBalancerHostname"`
+	Line                 int    `yaml:"-"`
 
 	ClusterAddr netip.Addr `yaml:"-"`
 	LBAddr      netip.Addr `yaml:"-"`
@@ -175,11 +202,27 @@ const (
 	PolicyLocal      = "Local"
 )
 
-// Cloud is what sits outside the nodes: for now, outside clients that reach
-// the cluster only through the VPC router.
+// Cloud is what sits outside the nodes: outside hosts that reach the
+// cluster only through the VPC router, and SLB listeners that are not a
+// Service's (seed 002's CLB also listens on 443 for a host outside the
+// cluster).
 type Cloud struct {
-	Clients []Client `yaml:"clients"`
-	Line    int      `yaml:"-"`
+	Clients   []Client   `yaml:"clients"`
+	Listeners []Listener `yaml:"listeners"`
+	Line      int        `yaml:"-"`
+}
+
+// Listener is an SLB listener the cloud controller does not manage: IP:Port
+// is forwarded to an outside host's BackendPort, keeping the client's
+// address.
+type Listener struct {
+	IP          string `yaml:"ip"`
+	Port        int    `yaml:"port"`
+	Backend     string `yaml:"backend"`
+	BackendPort int    `yaml:"backendPort"`
+	Line        int    `yaml:"-"`
+
+	Addr netip.Addr `yaml:"-"`
 }
 
 // Client is a host outside the cluster behind the VPC router: a host on
@@ -189,7 +232,10 @@ type Cloud struct {
 type Client struct {
 	Name string `yaml:"name"`
 	IP   string `yaml:"ip"`
-	Line int    `yaml:"-"`
+	// Ports the host serves (the lab daemon answers on them as it does
+	// for pods), e.g. the backend of an SLB listener.
+	Ports []PodPort `yaml:"ports"`
+	Line  int       `yaml:"-"`
 
 	Addr netip.Addr `yaml:"-"`
 	// Gateway is the VPC router's address on the client's /24.
@@ -230,7 +276,8 @@ func (p *Probe) Expected(kp *KubeProxy) Expect {
 type Expect struct {
 	// Result is connected | refused | timeout | unreachable.
 	Result string `yaml:"result"`
-	// Server is the pod that must answer (every answer when Repeat > 1).
+	// Server is the pod (or outside host) that must answer (every answer
+	// when Repeat > 1).
 	Server string `yaml:"server"`
 	// ClientIPPreserved: the server saw the client's own source address.
 	ClientIPPreserved *bool `yaml:"clientIPPreserved"`

@@ -214,6 +214,21 @@ func validateServices(c *collector, t *Topology) {
 		} else if s.Type == TypeLoadBalancer {
 			c.add(line, field+".loadBalancerIP", "give the load balancer an address, e.g. 203.0.113.10", "LoadBalancer Service %s has no loadBalancerIP", s.Name)
 		}
+		switch s.LoadBalancerIPMode {
+		case "":
+			if s.Type == TypeLoadBalancer {
+				s.LoadBalancerIPMode = IPModeVIP
+			}
+		case IPModeVIP, IPModeProxy:
+			if s.Type != TypeLoadBalancer {
+				c.add(line, field+".loadBalancerIPMode", "drop it, or make the Service type LoadBalancer", "only a LoadBalancer Service has an ipMode")
+			}
+		default:
+			c.add(line, field+".loadBalancerIPMode", "use VIP or Proxy", "unknown load balancer ipMode %q", s.LoadBalancerIPMode)
+		}
+		if s.LoadBalancerHostname != "" && s.Type != TypeLoadBalancer {
+			c.add(line, field+".loadBalancerHostname", "drop it, or make the Service type LoadBalancer", "only a LoadBalancer Service has a load balancer hostname")
+		}
 		for _, r := range s.LoadBalancerSourceRanges {
 			parseCIDR(c, line, field+".loadBalancerSourceRanges", r)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -71,6 +72,7 @@ func applyDefaultsAndValidate(c *collector, t *Topology) {
 	validateClients(c, t, claim)
 	validateKubeProxy(c, t)
 	validateServices(c, t)
+	validateListeners(c, t)
 	if len(c.ps) == 0 {
 		validateProbes(c, t)
 	}
@@ -284,19 +286,7 @@ func validatePods(c *collector, t *Topology, claim func(int, string, string, str
 			}
 			continue
 		}
-		seen, seenName := map[int]bool{}, map[string]bool{}
-		for _, pp := range p.Ports {
-			line := max(pp.Line, p.Line)
-			switch {
-			case pp.Port < 1 || pp.Port > 65535:
-				c.add(line, field+".ports", "use ports in 1-65535", "port %d is out of range", pp.Port)
-			case seen[pp.Port]:
-				c.add(line, field+".ports", "list each port once", "port %d is listed twice", pp.Port)
-			case pp.Name != "" && seenName[pp.Name]:
-				c.add(line, field+".ports", "give each port its own name", "port name %q is used twice", pp.Name)
-			}
-			seen[pp.Port], seenName[pp.Name] = true, pp.Name != ""
-		}
+		validatePorts(c, p.Line, field, p.Ports)
 		if p.HostNetwork {
 			for _, pp := range p.Ports {
 				key := fmt.Sprintf("%s/%d", nd.Name, pp.Port)
@@ -343,6 +333,23 @@ func validatePods(c *collector, t *Topology, claim func(int, string, string, str
 	}
 }
 
+// validatePorts checks the ports a pod or outside host serves.
+func validatePorts(c *collector, ownerLine int, field string, ports []PodPort) {
+	seen, seenName := map[int]bool{}, map[string]bool{}
+	for _, pp := range ports {
+		line := max(pp.Line, ownerLine)
+		switch {
+		case pp.Port < 1 || pp.Port > 65535:
+			c.add(line, field+".ports", "use ports in 1-65535", "port %d is out of range", pp.Port)
+		case seen[pp.Port]:
+			c.add(line, field+".ports", "list each port once", "port %d is listed twice", pp.Port)
+		case pp.Name != "" && seenName[pp.Name]:
+			c.add(line, field+".ports", "give each port its own name", "port name %q is used twice", pp.Name)
+		}
+		seen[pp.Port], seenName[pp.Name] = true, pp.Name != ""
+	}
+}
+
 func validateClients(c *collector, t *Topology, claim func(int, string, string, string)) {
 	for i := range t.Cloud.Clients {
 		cl := &t.Cloud.Clients[i]
@@ -367,6 +374,54 @@ func validateClients(c *collector, t *Topology, claim func(int, string, string, 
 		cl.Gateway = nthFromEnd(netip.PrefixFrom(a, 24).Masked(), 3)
 		if cl.Gateway == a {
 			cl.Gateway = cl.Gateway.Next()
+		}
+	}
+	for i := range t.Cloud.Clients {
+		cl := &t.Cloud.Clients[i]
+		validatePorts(c, cl.Line, fmt.Sprintf("cloud.clients[%d]", i), cl.Ports)
+	}
+}
+
+// validateListeners checks the SLB listeners that are not a Service's:
+// each forwards IP:port to a port an outside host serves, and no Service
+// may listen on the same IP and port. It runs after validateServices.
+func validateListeners(c *collector, t *Topology) {
+	taken := map[netip.AddrPort]string{}
+	for _, s := range t.Services {
+		if s.LBAddr.IsValid() {
+			for _, p := range s.Ports {
+				taken[netip.AddrPortFrom(s.LBAddr, uint16(p.Port))] = "Service " + s.Name
+			}
+		}
+	}
+	for i := range t.Cloud.Listeners {
+		l := &t.Cloud.Listeners[i]
+		field := fmt.Sprintf("cloud.listeners[%d]", i)
+		a, ok := parseIP(c, l.Line, field+".ip", l.IP)
+		if !ok {
+			continue
+		}
+		l.Addr = a
+		if l.Port < 1 || l.Port > 65535 {
+			c.add(l.Line, field+".port", "use a port in 1-65535", "port %d is out of range", l.Port)
+			continue
+		}
+		if l.BackendPort == 0 {
+			l.BackendPort = l.Port
+		}
+		key := netip.AddrPortFrom(a, uint16(l.Port))
+		if prev := taken[key]; prev != "" {
+			c.add(l.Line, field, "give the listener another port or IP", "%s is already %s's listener", key, prev)
+		}
+		taken[key] = field
+		b := t.Client(l.Backend)
+		switch {
+		case l.Backend == "":
+			c.add(l.Line, field+".backend", "name the outside host (cloud.clients) that serves it", "the listener on %s has no backend", key)
+		case b == nil:
+			c.add(l.Line, field+".backend", "add the host under cloud.clients with ports: ["+fmt.Sprint(l.BackendPort)+"]", "no outside host is named %q", l.Backend)
+		case !slices.Contains(b.PortNumbers(), l.BackendPort):
+			c.add(l.Line, field+".backendPort", fmt.Sprintf("add %d to %s's ports", l.BackendPort, b.Name), "%s does not serve port %d", b.Name, l.BackendPort)
 		}
 	}
 }
@@ -413,8 +468,8 @@ func validateExpect(c *collector, t *Topology, e *Expect, probeLine int, field s
 	if !results[e.Result] {
 		c.add(line, field+".result", "use connected, refused, timeout or unreachable", "unknown result %q", e.Result)
 	}
-	if e.Server != "" && t.Pod(e.Server) == nil {
-		c.add(line, field+".server", "name a pod of this scenario", "no pod is named %q", e.Server)
+	if e.Server != "" && t.Pod(e.Server) == nil && t.Client(e.Server) == nil {
+		c.add(line, field+".server", "name a pod (or outside host) of this scenario", "no pod is named %q", e.Server)
 	}
 	if e.ClientIP != "" {
 		if _, err := t.ResolveAddr(e.ClientIP); err != nil {

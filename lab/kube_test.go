@@ -1,0 +1,66 @@
+package lab
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/lab/topology"
+	"github.com/netlab/netlab/topologies"
+)
+
+// TestLBIPCapture checks which CLB addresses kube-proxy binds to kube-ipvs0
+// in seed002-clb: svc1's always, svc2's (hostname annotation) never, svc3's
+// (ipMode Proxy) only before 1.30. Under iptables mode the same rule decides
+// whether KUBE-SERVICES has a rule for the address.
+func TestLBIPCapture(t *testing.T) {
+	data, _ := topologies.Get("seed002-clb")
+	for _, tc := range []struct {
+		kp   string
+		want []string
+	}{
+		{"ipvs@1.22", []string{"192.168.1.200", "192.168.1.202"}},
+		{"ipvs@1.29", []string{"192.168.1.200", "192.168.1.202"}},
+		{"ipvs@1.30", []string{"192.168.1.200"}},
+		{"ipvs@1.31", []string{"192.168.1.200"}},
+	} {
+		kp, err := topology.ParseKubeProxy(tc.kp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		topo, err := topology.Load("seed002-clb.yaml", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		topo.KubeProxy = kp
+		p, err := Compile(topo, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range p.Namespace(plan.NSName("t", "node-1")).Addrs {
+			if a.Dev == kubeproxy.IPVSDummyDevice && a.CIDR >= "192.168.1." && a.CIDR < "192.168.2." {
+				got = append(got, a.CIDR[:len(a.CIDR)-3])
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: LB IPs on kube-ipvs0 %v, want %v", tc.kp, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		v    string
+		want map[string]bool
+	}{
+		{"1.29", map[string]bool{"svc1": true, "svc2": false, "svc3": true}},
+		{"1.30", map[string]bool{"svc1": true, "svc2": false, "svc3": false}},
+	} {
+		topo, _ := topology.Load("seed002-clb.yaml", data)
+		v, _ := kubeproxy.ParseVersion(tc.v)
+		for _, s := range KubeProxyServices(topo, v) {
+			if got := len(s.LoadBalancerIPs) > 0; got != tc.want[s.Name] {
+				t.Errorf("iptables %s: %s has LB IPs %v, want captured=%v", tc.v, s.Name, s.LoadBalancerIPs, tc.want[s.Name])
+			}
+		}
+	}
+}
