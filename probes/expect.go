@@ -3,6 +3,7 @@ package probes
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/netlab/netlab/lab"
@@ -26,6 +27,14 @@ type Check struct {
 // RunScenario fires every probe of the lab's scenario (each Repeat times)
 // and compares with its expectation.
 func RunScenario(l *lab.Lab, o Options) ([]*Check, error) {
+	if o.Tracer == nil && !o.NoHops {
+		tr, err := NewTracer(l, false)
+		if err != nil {
+			return nil, err
+		}
+		defer tr.Close()
+		o.Tracer = tr
+	}
 	var out []*Check
 	for _, p := range l.Topology.Probes {
 		c, err := RunCheck(l, p, o)
@@ -42,6 +51,9 @@ func RunCheck(l *lab.Lab, p topology.Probe, o Options) (*Check, error) {
 	want := p.Expected(l.Topology.KubeProxy)
 	c := &Check{Name: p.Name, From: p.From, To: p.To, Expect: want, Pass: true, Servers: map[string]int{}, Line: p.Line}
 	repeat := max(want.Repeat, 1)
+	if want.DecidedBy != "" {
+		o.Rules = true
+	}
 	for i := 0; i < repeat; i++ {
 		r, err := Run(l, p.From, p.To, o)
 		if err != nil {
@@ -72,6 +84,13 @@ func (c *Check) fail(format string, args ...any) {
 	c.Failures = append(c.Failures, fmt.Sprintf(format, args...))
 }
 
+func pathString(p []string) string {
+	if len(p) == 0 {
+		return "(none seen)"
+	}
+	return strings.Join(p, " -> ")
+}
+
 // Compare lists how a result differs from an expectation.
 func Compare(t *topology.Topology, e topology.Expect, r *Result) []string {
 	var out []string
@@ -97,6 +116,17 @@ func Compare(t *topology.Topology, e topology.Expect, r *Result) []string {
 			out = append(out, fmt.Sprintf("clientIPPreserved unknown (no answer), want %v", *e.ClientIPPreserved))
 		case *r.ClientIPPreserved != *e.ClientIPPreserved:
 			out = append(out, fmt.Sprintf("clientIPPreserved %v (server saw %s, client is %s), want %v", *r.ClientIPPreserved, r.ClientAddrSeen, r.ClientAddr, *e.ClientIPPreserved))
+		}
+	}
+	if len(e.Hops) > 0 && !slices.Equal(e.Hops, r.Path) {
+		out = append(out, fmt.Sprintf("path %s, want %s", pathString(r.Path), pathString(e.Hops)))
+	}
+	if e.DecidedBy != "" {
+		switch {
+		case r.Verdict == nil || r.Verdict.DecidedBy == nil:
+			out = append(out, fmt.Sprintf("no deciding rule was observed, want one matching %q", e.DecidedBy))
+		case !r.Verdict.Matches(e.DecidedBy):
+			out = append(out, fmt.Sprintf("decided by %s, want %q", r.Verdict.DecidedBy, e.DecidedBy))
 		}
 	}
 	if e.ClientIP != "" {

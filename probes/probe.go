@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -50,21 +51,23 @@ type Result struct {
 	Error             string  `json:"error,omitempty"`
 	// Conntrack holds, per node, the entries of this probe's flow.
 	Conntrack map[string][]Flow `json:"conntrack"`
-	// Hops is the devices the packet crossed (filled by tracing; empty
-	// until then).
-	Hops []Hop `json:"hops"`
+	// Hops is the devices the probe's first packet (its SYN) crossed, in
+	// order, as a packet capture on every lab namespace saw it; Path is
+	// the same as the field articles draw it (ShortPath). ReplyHops is the
+	// answer's way back, given only where it differs from Hops reversed.
+	Hops      []Hop    `json:"hops"`
+	Path      []string `json:"path,omitempty"`
+	ReplyHops []Hop    `json:"replyHops,omitempty"`
+	// Decisions and Verdict come with a tracer that watches rules (netlab
+	// trace, or a scenario that expects decidedBy).
+	Decisions []Decision `json:"decisions,omitempty"`
+	Verdict   *Verdict   `json:"verdict,omitempty"`
 }
 
 // Server is the pod that answered.
 type Server struct {
 	Pod  string `json:"pod"`
 	Node string `json:"node"`
-}
-
-// Hop is one device on the path.
-type Hop struct {
-	Namespace string `json:"namespace"`
-	Device    string `json:"device"`
 }
 
 // Flow is one conntrack entry, as `conntrack -L` shows it.
@@ -93,6 +96,13 @@ type Options struct {
 	Timeout time.Duration
 	// NoConntrack skips the conntrack capture (benchmarks).
 	NoConntrack bool
+	// NoHops skips the packet capture that fills Hops.
+	NoHops bool
+	// Tracer, if set, is used instead of a capture opened for this probe
+	// alone (a batch of probes opens one); Rules asks a tracer opened for
+	// this probe to watch rule counters too.
+	Tracer *Tracer
+	Rules  bool
 }
 
 // Run fires one probe from a pod, node or client of the lab to a target
@@ -126,6 +136,17 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 		}
 		pin[0], pin[1] = cloud.PinPorts(n.Index)
 	}
+	tr := o.Tracer
+	if tr == nil && !o.NoHops {
+		if tr, err = NewTracer(l, o.Rules); err != nil {
+			return nil, err
+		}
+		defer tr.Close()
+	}
+	var obs []observer
+	if tr != nil {
+		obs = tr.start(o.Rules)
+	}
 	start := time.Now()
 	local, ans, err := dial(ns, dst.AddrPort(), pin, o.Timeout)
 	r.DurationMs = float64(time.Since(start).Microseconds()) / 1000
@@ -144,8 +165,20 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 			r.ClientIPPreserved = &kept
 		}
 	}
+	if tr != nil && local.IsValid() {
+		tr.explain(r, ns, local, obs)
+	}
 	if !o.NoConntrack && local.IsValid() {
 		tuples := [][2]netip.AddrPort{{local, dst.AddrPort()}}
+		// Every address pair the request had on its way (after each NAT)
+		// is the original direction on the node it entered.
+		for _, h := range r.Hops {
+			s, err1 := netip.ParseAddrPort(h.Src)
+			d, err2 := netip.ParseAddrPort(h.Dst)
+			if err1 == nil && err2 == nil && !slices.Contains(tuples, [2]netip.AddrPort{s, d}) {
+				tuples = append(tuples, [2]netip.AddrPort{s, d})
+			}
+		}
 		if ans != nil {
 			seen, err1 := netip.ParseAddrPort(ans.Client)
 			server, err2 := netip.ParseAddrPort(ans.Local)
@@ -155,7 +188,7 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 				tuples = append(tuples, [2]netip.AddrPort{seen, server}, [2]netip.AddrPort{server, seen})
 			}
 		}
-		r.Conntrack = capture(l, tuples)
+		r.Conntrack = captureConntrack(l, tuples)
 	}
 	return r, nil
 }
@@ -307,13 +340,13 @@ func classify(err error, ans *Answer) string {
 	return topology.ResultUnreachable
 }
 
-// capture looks up this flow's conntrack entries on every node. The flow is
+// captureConntrack looks up this flow's conntrack entries on every node. The flow is
 // known by the probe's own tuple (client socket -> target: the original
 // direction on the client's node) and by the one the server saw (seen
 // client -> server socket: the original direction on the server's node,
 // and, reversed, the reply direction on a node that SNATed the flow). An
 // entry found twice is listed once.
-func capture(l *lab.Lab, tuples [][2]netip.AddrPort) map[string][]Flow {
+func captureConntrack(l *lab.Lab, tuples [][2]netip.AddrPort) map[string][]Flow {
 	out := map[string][]Flow{}
 	for _, n := range l.Topology.Nodes {
 		ns := plan.NSName(l.State.Lab, n.Name)

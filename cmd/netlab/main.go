@@ -54,8 +54,8 @@ through them. Scenarios are YAML files; the built-in ones are listed by 'netlab 
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(upCmd(), downCmd(), statusCmd(), lsCmd(), execCmd(), probeCmd(), conntrackCmd(),
-		testCmd(), planCmd(), doctorCmd(), scenariosCmd(), rulesCmd(), diffCmd(), daemonCmd())
+	root.AddCommand(upCmd(), downCmd(), statusCmd(), lsCmd(), execCmd(), probeCmd(), traceCmd(), conntrackCmd(),
+		testCmd(), planCmd(), graphCmd(), doctorCmd(), scenariosCmd(), rulesCmd(), diffCmd(), daemonCmd())
 	return root
 }
 

@@ -24,7 +24,9 @@ func probeCmd() *cobra.Command {
 		Short: "Fire a TCP probe and show what happened",
 		Long: `probe connects from a pod, node or outside client to a target and reports connected /
 refused / timeout / unreachable, which pod answered, the client address the server saw
-(was the client IP preserved?) and the conntrack entries of the flow on every node.
+(was the client IP preserved?), the devices its SYN crossed (path; -o json has every hop
+with its addresses) and the conntrack entries of the flow on every node. netlab trace adds
+the rules that decided it.
 
 TO is pod/NAME[:PORT] (default: the pod's first port), node/NAME:PORT, client/NAME:PORT,
 or IP:PORT.`,
@@ -40,9 +42,16 @@ or IP:PORT.`,
 			if err != nil {
 				return err
 			}
+			// One capture for all the repeats (opening and closing one
+			// costs more than a probe).
+			tr, err := probes.NewTracer(l, false)
+			if err != nil {
+				return err
+			}
+			defer tr.Close()
 			var results []*probes.Result
 			for i := 0; i < max(count, 1); i++ {
-				r, err := probes.Run(l, args[1], args[2], probes.Options{Timeout: timeout})
+				r, err := probes.Run(l, args[1], args[2], probes.Options{Timeout: timeout, Tracer: tr})
 				if err != nil {
 					return err
 				}
@@ -78,6 +87,9 @@ func printResult(r *probes.Result) {
 	}
 	if r.Error != "" {
 		fmt.Printf("  error: %s\n", r.Error)
+	}
+	if len(r.Path) > 0 {
+		fmt.Printf("  path: %s\n", strings.Join(r.Path, " -> "))
 	}
 	printFlows(r.Conntrack)
 }

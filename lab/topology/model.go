@@ -289,7 +289,14 @@ type Expect struct {
 	// Servers is how many distinct pods must have answered over the
 	// repeats: 1 for session affinity, the endpoint count for balancing.
 	Servers int `yaml:"servers"`
-	Line    int `yaml:"-"`
+	// Hops is the way the request must take, as a trace's path prints it:
+	// OWNER:DEVICE per device ("veth" for a pod's host-side veth), and
+	// "vpc" / "slb" for each pass through those namespaces.
+	Hops []string `yaml:"hops"`
+	// DecidedBy must appear in the rule (or IPVS / kernel decision) that
+	// refused or dropped the probe: a Service's comment, a chain name.
+	DecidedBy string `yaml:"decidedBy"`
+	Line      int    `yaml:"-"`
 }
 
 // Probe results.

@@ -485,6 +485,14 @@ func validateExpect(c *collector, t *Topology, e *Expect, probeLine int, field s
 	if e.Servers < 0 || e.Servers > e.Repeat {
 		c.add(line, field+".servers", "use at most repeat distinct servers", "servers %d with repeat %d", e.Servers, e.Repeat)
 	}
+	if e.DecidedBy != "" && e.Result == ResultConnected {
+		c.add(line, field+".decidedBy", "drop decidedBy, or expect refused or timeout", "a connected probe has no deciding rule")
+	}
+	for _, h := range e.Hops {
+		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, " \t") {
+			c.add(line, field+".hops", "write each hop as OWNER:DEVICE (centos:eth0, node-1:veth, node-1:cni0) or vpc / slb", "bad hop %q", h)
+		}
+	}
 	if e.Result != ResultConnected && (e.Server != "" || e.ClientIP != "" || e.ClientIPPreserved != nil || e.Servers != 0) {
 		c.add(line, field, "drop server / clientIP / clientIPPreserved / servers, or expect connected", "a %s probe has no server to check", e.Result)
 	}

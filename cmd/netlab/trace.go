@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netlab/netlab/probes"
+)
+
+func traceCmd() *cobra.Command {
+	var (
+		out     string
+		timeout time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "trace LAB FROM TO",
+		Short: "Fire one probe and explain its path: every device, every rule that touched it, the verdict",
+		Long: `trace fires one real TCP probe, as probe does, and explains it from observation:
+
+  - the devices its first packet crossed, in order, with the namespace and the addresses it had
+    there (a packet capture on every namespace of the lab; NAT shows as the addresses changing),
+    and the answer's way back where it differs;
+  - every iptables rule whose counters it moved, on every node and the SLB, and the IPVS
+    connection entry (virtual server, real server) it made;
+  - the conntrack entry on each node;
+  - the verdict: delivered to which pod and what client address it saw, refused by which rule,
+    or where it was last seen and what dropped it.
+
+The lab must be otherwise idle while a trace runs: counters and captures see everything.`,
+		Example: `  netlab trace demo centos svc/nginx1:loadbalancer
+  netlab trace demo internet svc/nginx1:nodeport@node-180
+  netlab trace flannel-vxlan client-a pod/web-2 -o json`,
+		Args: cobra.ExactArgs(3),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
+			l, err := openLab(args[0])
+			if err != nil {
+				return err
+			}
+			r, err := probes.Run(l, args[1], args[2], probes.Options{Timeout: timeout, Rules: true})
+			if err != nil {
+				return err
+			}
+			if out == "json" {
+				return printJSON(r)
+			}
+			printTrace(r)
+			return nil
+		},
+	}
+	c.Flags().DurationVar(&timeout, "timeout", probes.DefaultTimeout, "connect and answer timeout")
+	addOutput(c, &out)
+	return c
+}
+
+func printTrace(r *probes.Result) {
+	fmt.Printf("%s -> %s (%s): %s in %.1fms\n", r.From, r.To, r.Target, strings.ToUpper(r.Result), r.DurationMs)
+	if len(r.Path) > 0 {
+		fmt.Printf("path: %s\n", strings.Join(r.Path, " -> "))
+	}
+	fmt.Println("\nrequest (the first SYN):")
+	fmt.Print(probes.FormatHops(r.Hops))
+	switch {
+	case len(r.ReplyHops) > 0:
+		fmt.Println("\nanswer (its own way back):")
+		fmt.Print(probes.FormatHops(r.ReplyHops))
+	case r.Result == "connected":
+		fmt.Println("\nanswer: the same devices, reversed")
+	}
+	if len(r.Decisions) > 0 {
+		fmt.Println("\nrules that saw it (packets):")
+		for _, d := range r.Decisions {
+			if d.Kind == "iptables" {
+				fmt.Printf("  %-12s %-6s %-28s %3d  %s\n", d.Owner, d.Table, d.Chain, d.Packets, d.Rule)
+			} else {
+				fmt.Printf("  %-12s %-6s %s\n", d.Owner, d.Kind, d.Rule)
+			}
+		}
+	}
+	if len(r.Conntrack) > 0 {
+		fmt.Println()
+		printFlows(r.Conntrack)
+	}
+	if v := r.Verdict; v != nil {
+		fmt.Printf("\nverdict: %s\n", v.Summary)
+	}
+}

@@ -1,0 +1,338 @@
+package probes
+
+import (
+	"bufio"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/plan"
+)
+
+// Decision is one thing the lab's rules did to a traced flow, as observed:
+// an iptables rule whose counters moved, an IPVS connection entry, or the
+// kernel itself.
+type Decision struct {
+	Owner     string `json:"owner"`
+	Namespace string `json:"namespace"`
+	// Kind is iptables, ipvs or kernel.
+	Kind  string `json:"kind"`
+	Table string `json:"table,omitempty"`
+	Chain string `json:"chain,omitempty"`
+	// Rule is the rule as iptables-save prints it, the IPVS connection,
+	// or what the kernel did.
+	Rule    string `json:"rule"`
+	Packets uint64 `json:"packets,omitempty"`
+}
+
+func (d Decision) String() string {
+	switch d.Kind {
+	case "iptables":
+		return fmt.Sprintf("%s iptables %s/%s: %s", d.Owner, d.Table, d.Chain, d.Rule)
+	}
+	return fmt.Sprintf("%s %s: %s", d.Owner, d.Kind, d.Rule)
+}
+
+// target is the rule's -j target ("" for none).
+func (d Decision) target() string {
+	_, t, ok := strings.Cut(d.Rule, " -j ")
+	if !ok {
+		return ""
+	}
+	t, _, _ = strings.Cut(t, " ")
+	return t
+}
+
+// An observer watches one kind of dataplane state around a traced probe.
+// Tracing knows nothing of modes: a kube-proxy or CNI mode whose decisions
+// live somewhere new (nftables counters, eBPF maps) adds an observer here.
+type observer interface {
+	// before snapshots what after compares against.
+	before() error
+	// after reports what changed, given the request's hops.
+	after(req []Hop) []Decision
+}
+
+// observers are the factories of every observer, given the lab's plan;
+// each returns nil where it has nothing to watch.
+var observers = []func(p *plan.Plan) observer{newIPTablesObserver, newIPVSObserver}
+
+// ---- iptables: rule counters ----------------------------------------------
+
+type iptablesObserver struct {
+	nss    []*plan.Namespace
+	counts map[string]map[ruleKey]counter
+}
+
+// counter is a rule's packet count and its line in iptables-save (the
+// order rules are listed in).
+type counter struct {
+	packets uint64
+	line    int
+}
+
+type ruleKey struct {
+	table, chain string
+	index        int // position in the chain; -1 for the chain's policy
+	rule         string
+}
+
+func newIPTablesObserver(p *plan.Plan) observer {
+	o := &iptablesObserver{counts: map[string]map[ruleKey]counter{}}
+	for _, ns := range p.Namespaces {
+		if ns.IPTables != nil {
+			o.nss = append(o.nss, ns)
+		}
+	}
+	if len(o.nss) == 0 {
+		return nil
+	}
+	return o
+}
+
+func (o *iptablesObserver) before() error {
+	snaps, err := o.snapshot()
+	o.counts = snaps
+	return err
+}
+
+// snapshot reads iptables-save -c in every namespace with rules, in
+// parallel (each is an exec).
+func (o *iptablesObserver) snapshot() (map[string]map[ruleKey]counter, error) {
+	out := make(map[string]map[ruleKey]counter, len(o.nss))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	for _, ns := range o.nss {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			text, err := apply.Output(ns.Name, "iptables-save", "-c")
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			out[ns.Name] = parseSaveCounters(text)
+		}()
+	}
+	wg.Wait()
+	return out, firstErr
+}
+
+func (o *iptablesObserver) after([]Hop) []Decision {
+	now, _ := o.snapshot()
+	var out []Decision
+	for _, ns := range o.nss {
+		before, after := o.counts[ns.Name], now[ns.Name]
+		var moved []ruleKey
+		for k, n := range after {
+			// A chain's ACCEPT policy is not a decision worth listing.
+			if n.packets > before[k].packets && k.rule != "policy ACCEPT" {
+				moved = append(moved, k)
+			}
+		}
+		// In the order netfilter consults them: by table, then as listed.
+		sort.Slice(moved, func(i, j int) bool {
+			a, b := moved[i], moved[j]
+			if a.table != b.table {
+				return tableOrder[a.table] < tableOrder[b.table]
+			}
+			return after[a].line < after[b].line
+		})
+		for _, k := range moved {
+			d := Decision{Owner: ns.Owner, Namespace: ns.Name, Kind: "iptables", Table: k.table, Chain: k.chain, Rule: k.rule, Packets: after[k].packets - before[k].packets}
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// tableOrder is the order netfilter consults the tables in at a hook.
+var tableOrder = map[string]int{"raw": 0, "mangle": 1, "nat": 2, "filter": 3, "security": 4}
+
+// parseSaveCounters reads iptables-save -c: "[packets:bytes] -A CHAIN ..."
+// per rule and ":CHAIN POLICY [packets:bytes]" per built-in chain.
+func parseSaveCounters(text string) map[ruleKey]counter {
+	out := map[ruleKey]counter{}
+	line := 0
+	table := ""
+	index := map[string]int{}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		text := sc.Text()
+		line++
+		switch {
+		case strings.HasPrefix(text, "*"):
+			table = text[1:]
+			index = map[string]int{}
+		case strings.HasPrefix(text, ":"):
+			f := strings.Fields(text[1:])
+			if len(f) == 3 && f[1] != "-" {
+				out[ruleKey{table, f[0], -1, "policy " + f[1]}] = counter{counterPackets(f[2]), line}
+			}
+		case strings.HasPrefix(text, "["):
+			cnt, rule, ok := strings.Cut(text, "] ")
+			if !ok {
+				continue
+			}
+			f := strings.Fields(rule)
+			if len(f) < 2 || f[0] != "-A" {
+				continue
+			}
+			chain := f[1]
+			out[ruleKey{table, chain, index[chain], rule}] = counter{counterPackets(cnt + "]"), line}
+			index[chain]++
+		}
+	}
+	return out
+}
+
+func counterPackets(s string) uint64 {
+	s = strings.Trim(s, "[]")
+	p, _, _ := strings.Cut(s, ":")
+	n, _ := strconv.ParseUint(p, 10, 64)
+	return n
+}
+
+// ---- IPVS: the connection table -------------------------------------------
+
+// ipvsObserver reads IPVS's connection table (ipvsadm -Lnc), which shows a
+// connection at once; the per-service statistics lag by about 2 s.
+type ipvsObserver struct {
+	nss map[string]*plan.Namespace
+}
+
+func newIPVSObserver(p *plan.Plan) observer {
+	o := &ipvsObserver{nss: map[string]*plan.Namespace{}}
+	for _, ns := range p.Namespaces {
+		if len(ns.IPVS) > 0 {
+			o.nss[ns.Name] = ns
+		}
+	}
+	if len(o.nss) == 0 {
+		return nil
+	}
+	return o
+}
+
+func (o *ipvsObserver) before() error { return nil }
+
+// after reports, for every IPVS namespace the request entered, the
+// connection entry IPVS made for it: virtual server and real server.
+func (o *ipvsObserver) after(req []Hop) []Decision {
+	var out []Decision
+	done := map[string]bool{}
+	for _, h := range req {
+		ns := o.nss[h.Namespace]
+		if ns == nil || done[h.Namespace] || h.Src == "" {
+			continue
+		}
+		done[h.Namespace] = true
+		src, err := netip.ParseAddrPort(h.Src)
+		if err != nil {
+			continue
+		}
+		conns, err := readProcNet(h.Namespace, "ip_vs_conn")
+		if err != nil {
+			continue
+		}
+		for _, c := range parseIPVSConns(conns) {
+			if c.from == src {
+				out = append(out, Decision{Owner: ns.Owner, Namespace: ns.Name, Kind: "ipvs",
+					Rule: fmt.Sprintf("%s %s -> %s (virtual server %s, real server %s, %s)", c.proto, c.from, c.dest, c.to, c.dest, c.state)})
+			}
+		}
+	}
+	return out
+}
+
+// readProcNet reads /proc/net/<name> as a namespace sees it (the thread's,
+// not the process's: /proc/thread-self).
+func readProcNet(ns, name string) (string, error) {
+	var data []byte
+	err := apply.Do(ns, func() error {
+		var err error
+		data, err = os.ReadFile("/proc/thread-self/net/" + name)
+		return err
+	})
+	return string(data), err
+}
+
+type ipvsConn struct {
+	proto          string
+	from, to, dest netip.AddrPort
+	state          string
+}
+
+// parseIPVSConns reads /proc/net/ip_vs_conn: "TCP 0A0000B4 8F3C C0A80D17
+// 0050 AC1760A3 0050 ESTABLISHED 899" (hex addresses and ports).
+func parseIPVSConns(text string) []ipvsConn {
+	var out []ipvsConn
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 || (f[0] != "TCP" && f[0] != "UDP") {
+			continue
+		}
+		from, ok1 := hexAddrPort(f[1], f[2])
+		to, ok2 := hexAddrPort(f[3], f[4])
+		dest, ok3 := hexAddrPort(f[5], f[6])
+		if ok1 && ok2 && ok3 {
+			out = append(out, ipvsConn{proto: f[0], from: from, to: to, dest: dest, state: f[7]})
+		}
+	}
+	return out
+}
+
+func hexAddrPort(addr, port string) (netip.AddrPort, bool) {
+	a, err := hex.DecodeString(addr)
+	if err != nil || len(a) != 4 {
+		return netip.AddrPort{}, false
+	}
+	p, err := strconv.ParseUint(port, 16, 16)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(a)), uint16(p)), true
+}
+
+// ipvsRealServers reads /proc/net/ip_vs in a namespace and returns how
+// many real servers the virtual server vip has (-1: no such service).
+func ipvsRealServers(ns string, proto string, vip netip.AddrPort) int {
+	text, err := readProcNet(ns, "ip_vs")
+	if err != nil {
+		return -1
+	}
+	return countRealServers(text, proto, vip)
+}
+
+// countRealServers reads /proc/net/ip_vs: "TCP  0A0000B4:7F44 rr" per
+// virtual server, then "  -> AC176052:0050 Masq 1 0 0" per real server.
+func countRealServers(text, proto string, vip netip.AddrPort) int {
+	n, in := -1, false
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && (f[0] == "TCP" || f[0] == "UDP"):
+			a, p, _ := strings.Cut(f[1], ":")
+			ap, ok := hexAddrPort(a, p)
+			in = ok && f[0] == strings.ToUpper(proto) && ap == vip
+			if in {
+				n = 0
+			}
+		case in && len(f) >= 2 && f[0] == "->" && f[1] != "RemoteAddress:Port":
+			n++
+		}
+	}
+	return n
+}

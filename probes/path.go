@@ -1,0 +1,246 @@
+package probes
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/netlab/netlab/lab/plan"
+)
+
+// Hop is one device a probe's packet crossed, in order from its source.
+type Hop struct {
+	Namespace string `json:"namespace"`
+	// Owner is the pod, node or client the namespace belongs to, or "vpc" /
+	// "slb".
+	Owner  string `json:"owner"`
+	Device string `json:"device"`
+	// Dir is in, out, in+out (the namespace routed it back out of the same
+	// device), or bridged (a bridge that switched it between two of its
+	// ports: its own counters and taps do not see such a frame).
+	Dir string `json:"dir"`
+	// Src and Dst are the packet's addresses on this device, after any NAT
+	// before it.
+	Src string `json:"src,omitempty"`
+	Dst string `json:"dst,omitempty"`
+	// Encap is the outer VXLAN header's addresses where the packet was
+	// encapsulated on this device.
+	Encap string `json:"encap,omitempty"`
+}
+
+// Name is the hop as scenario expectations write it: OWNER:DEVICE, with a
+// pod's host-side veth written "veth" (its name is generated).
+func (h Hop) Name() string {
+	dev := h.Device
+	if strings.HasPrefix(dev, "veth") {
+		dev = "veth"
+	}
+	return h.Owner + ":" + dev
+}
+
+// ShortPath is the hop list as the field articles draw it: each hop's
+// Name, with the VPC's and the SLB's devices each folded into one "vpc" /
+// "slb" step.
+func ShortPath(hops []Hop) []string {
+	var out []string
+	for _, h := range hops {
+		name := h.Name()
+		if h.Owner == "vpc" || h.Owner == "slb" {
+			name = h.Owner
+		}
+		if len(out) > 0 && out[len(out)-1] == name && (name == "vpc" || name == "slb") {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// wiring is what tracing needs of the lab's plan: which device is the far
+// end of each veth, each bridge port's bridge, and who owns a namespace.
+type wiring struct {
+	peer   map[devKey]devKey
+	master map[devKey]string
+	owner  map[string]string
+}
+
+type devKey struct{ ns, dev string }
+
+func newWiring(p *plan.Plan) *wiring {
+	w := &wiring{peer: map[devKey]devKey{}, master: map[devKey]string{}, owner: map[string]string{}}
+	for _, ns := range p.Namespaces {
+		w.owner[ns.Name] = ns.Owner
+		for _, l := range ns.Links {
+			here := devKey{ns.Name, l.Name}
+			if l.Master != "" {
+				w.master[here] = l.Master
+			}
+			if l.Peer != nil {
+				there := devKey{l.Peer.Namespace, l.Peer.Name}
+				w.peer[here], w.peer[there] = there, here
+				if l.Peer.Master != "" {
+					w.master[there] = l.Peer.Master
+				}
+			}
+		}
+	}
+	return w
+}
+
+// follow reconstructs one packet's way through the lab from the namespace
+// it started in: the captures matching it, taken in each namespace's
+// capture order, crossing to the far namespace whenever the packet left on
+// a veth whose far end saw it arrive next.
+func (w *wiring) follow(caps map[string][]captured, match func(*packet) bool, start string) []captured {
+	mine := map[string][]captured{}
+	total := 0
+	for ns, cs := range caps {
+		for _, c := range cs {
+			if match(&c.pkt) {
+				mine[ns] = append(mine[ns], c)
+				total++
+			}
+		}
+	}
+	pos := map[string]int{}
+	var out []captured
+	ns := start
+	for len(out) < total {
+		list := mine[ns]
+		if pos[ns] >= len(list) {
+			break
+		}
+		c := list[pos[ns]]
+		pos[ns]++
+		out = append(out, c)
+		if !c.out {
+			continue
+		}
+		if far, ok := w.peer[devKey{ns, c.dev}]; ok {
+			if next := mine[far.ns]; pos[far.ns] < len(next) && !next[pos[far.ns]].out && next[pos[far.ns]].dev == far.dev {
+				ns = far.ns
+			}
+		}
+	}
+	return out
+}
+
+// origin is the namespace a packet was sent from: the one whose first
+// capture of it is outgoing (everywhere else it first arrives). prefer
+// breaks a tie.
+func origin(caps map[string][]captured, match func(*packet) bool, prefer string) string {
+	var found []string
+	for ns, cs := range caps {
+		for _, c := range cs {
+			if match(&c.pkt) {
+				if c.out {
+					found = append(found, ns)
+				}
+				break
+			}
+		}
+	}
+	sort.Strings(found)
+	for _, ns := range found {
+		if ns == prefer {
+			return ns
+		}
+	}
+	if len(found) > 0 {
+		return found[0]
+	}
+	return ""
+}
+
+// hops turns a packet's captures into hops: one per device (an arrival and
+// departure on the same device merge into in+out), with the bridge a frame
+// was switched through put between its two ports.
+func (w *wiring) hops(cs []captured) []Hop {
+	out := []Hop{}
+	for i, c := range cs {
+		dir := "in"
+		if c.out {
+			dir = "out"
+		}
+		if n := len(out); n > 0 && out[n-1].Namespace == c.ns && out[n-1].Device == c.dev {
+			if out[n-1].Dir != dir {
+				out[n-1].Dir = "in+out"
+			}
+			continue
+		}
+		if i > 0 {
+			prev := cs[i-1]
+			if prev.ns == c.ns && !prev.out && c.out {
+				br := w.master[devKey{c.ns, prev.dev}]
+				if br != "" && br == w.master[devKey{c.ns, c.dev}] {
+					out = append(out, Hop{Namespace: c.ns, Owner: w.owner[c.ns], Device: br, Dir: "bridged"})
+				}
+			}
+		}
+		h := Hop{Namespace: c.ns, Owner: w.owner[c.ns], Device: c.dev, Dir: dir}
+		if c.pkt.Src.IsValid() {
+			h.Src, h.Dst = c.pkt.Src.String(), c.pkt.Dst.String()
+		}
+		if o := c.pkt.Outer; o != nil {
+			h.Encap = fmt.Sprintf("%s > %s", o[0], o[1])
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// sameReversed reports whether a reply took the request's devices back.
+func sameReversed(req, rep []Hop) bool {
+	if len(req) != len(rep) {
+		return false
+	}
+	for i := range req {
+		a, b := req[i], rep[len(rep)-1-i]
+		if a.Namespace != b.Namespace || a.Device != b.Device {
+			return false
+		}
+	}
+	return true
+}
+
+// isRequest matches the probe's first SYN wherever it went: NAT and IPVS
+// rewrite addresses and ports, never the IP ID or the sequence number.
+func isRequest(id uint16, isn uint32) func(*packet) bool {
+	return func(p *packet) bool {
+		return p.Proto == "tcp" && p.Flags&(tcpSYN|tcpACK) == tcpSYN && p.Seq == isn && p.ID == id
+	}
+}
+
+// answersRequest matches anything that answers that SYN: a SYN-ACK or a
+// reset acknowledging it, or an ICMP error quoting it.
+func answersRequest(id uint16, isn uint32) func(*packet) bool {
+	return func(p *packet) bool {
+		switch p.Proto {
+		case "tcp":
+			return p.Ack == isn+1 && (p.Flags&tcpRST != 0 || p.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK)
+		case "icmp":
+			q := p.Quoted
+			return q != nil && q.Proto == "tcp" && q.Seq == isn && q.ID == id
+		}
+		return false
+	}
+}
+
+// samePacket matches captures of exactly the packet p (its copies on every
+// device, whatever NAT did to its addresses).
+func samePacket(p packet) func(*packet) bool {
+	return func(q *packet) bool {
+		return q.Proto == p.Proto && q.ID == p.ID && q.Seq == p.Seq && q.Ack == p.Ack && q.Flags == p.Flags && q.ICMP == p.ICMP
+	}
+}
+
+// firstSYN finds the probe's SYN as it left the client's namespace.
+func firstSYN(caps []captured, local netip.AddrPort) (packet, bool) {
+	for _, c := range caps {
+		if c.out && c.pkt.Proto == "tcp" && c.pkt.Flags&(tcpSYN|tcpACK) == tcpSYN && c.pkt.Src == local {
+			return c.pkt, true
+		}
+	}
+	return packet{}, false
+}

@@ -1,0 +1,322 @@
+package probes
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/lab/topology"
+)
+
+// Verdict says how a probe ended and what decided it.
+type Verdict struct {
+	// Summary is one sentence: delivered to whom, refused by what,
+	// dropped where.
+	Summary string `json:"summary"`
+	// At is the hop where it was decided: the server's device, the device
+	// the refusal was sent from, or the last device the request reached.
+	At *Hop `json:"at,omitempty"`
+	// DecidedBy is the rule (or IPVS / kernel decision) that refused or
+	// dropped the flow.
+	DecidedBy *Decision `json:"decidedBy,omitempty"`
+	// MarkedBy is, for a rule that drops marked packets (kube-proxy's
+	// KUBE-FIREWALL before 1.25 or so), the rule that sent the flow to be
+	// marked: the real reason.
+	MarkedBy *Decision `json:"markedBy,omitempty"`
+}
+
+// Matches reports whether s appears in the deciding rule or in the rule
+// that marked the flow for it.
+func (v *Verdict) Matches(s string) bool {
+	if v == nil {
+		return false
+	}
+	for _, d := range []*Decision{v.DecidedBy, v.MarkedBy} {
+		if d != nil && strings.Contains(d.String(), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Tracer watches a lab while probes run: a packet capture on every
+// namespace for the hops, and (with rules) the observers for the
+// decisions. Open one per batch of probes; a probe through a tracer must
+// be the only traffic in the lab while it runs.
+type Tracer struct {
+	lab    *lab.Lab
+	plan   *plan.Plan
+	wires  *wiring
+	cap    *capture
+	decide bool
+}
+
+// NewTracer opens a tracer on a lab. rules adds the rule counters, IPVS
+// connections and the verdict's deciding rule (netlab trace), at a cost of
+// a few iptables-save runs per probe.
+func NewTracer(l *lab.Lab, rules bool) (*Tracer, error) {
+	p, err := lab.Compile(l.Topology, l.State.Lab)
+	if err != nil {
+		return nil, err
+	}
+	c, err := openCapture(p.Names())
+	if err != nil {
+		return nil, err
+	}
+	return &Tracer{lab: l, plan: p, wires: newWiring(p), cap: c, decide: rules}, nil
+}
+
+// Close releases the capture.
+func (t *Tracer) Close() {
+	if t != nil && t.cap != nil {
+		t.cap.close()
+	}
+}
+
+// start snapshots the observers (if rules, or the tracer always watches
+// them) and empties the capture queues.
+func (t *Tracer) start(rules bool) []observer {
+	var obs []observer
+	if t.decide || rules {
+		for _, f := range observers {
+			if o := f(t.plan); o != nil {
+				if err := o.before(); err == nil {
+					obs = append(obs, o)
+				}
+			}
+		}
+	}
+	t.cap.drain()
+	return obs
+}
+
+// explain fills a probe result's hops, decisions and verdict from what the
+// capture and the observers saw.
+func (t *Tracer) explain(r *Result, srcNS string, local netip.AddrPort, obs []observer) {
+	caps := t.cap.collect()
+	syn, ok := firstSYN(caps[srcNS], local)
+	if !ok {
+		r.Verdict = &Verdict{Summary: "no SYN left the client (the socket failed before sending)"}
+		return
+	}
+	req := t.wires.follow(caps, isRequest(syn.ID, syn.Seq), srcNS)
+	r.Hops = t.wires.hops(req)
+	r.Path = ShortPath(r.Hops)
+	var reqEnd string
+	if len(req) > 0 {
+		reqEnd = req[len(req)-1].ns
+	}
+	// The answer to follow: the first one the client saw, else the first
+	// one sent where the request ended.
+	answers := answersRequest(syn.ID, syn.Seq)
+	var reply []captured
+	if first, ok := firstMatch(caps, answers, srcNS, reqEnd); ok {
+		same := samePacket(first)
+		if from := origin(caps, same, reqEnd); from != "" {
+			reply = t.wires.follow(caps, same, from)
+		}
+	}
+	replyHops := t.wires.hops(reply)
+	if !sameReversed(r.Hops, replyHops) {
+		r.ReplyHops = replyHops
+	}
+	// Only namespaces the flow crossed: anything else moving counters (a
+	// fresh interface's IGMP report, say) is not this flow's doing.
+	onPath := map[string]bool{}
+	for _, h := range append(append([]Hop(nil), r.Hops...), replyHops...) {
+		onPath[h.Namespace] = true
+	}
+	for _, o := range obs {
+		for _, d := range o.after(r.Hops) {
+			if onPath[d.Namespace] {
+				r.Decisions = append(r.Decisions, d)
+			}
+		}
+	}
+	r.Verdict = t.verdict(r, reply, replyHops, srcNS)
+}
+
+// firstMatch returns the first capture matching m in the first of nss that
+// has one.
+func firstMatch(caps map[string][]captured, m func(*packet) bool, nss ...string) (packet, bool) {
+	for _, ns := range nss {
+		for _, c := range caps[ns] {
+			if m(&c.pkt) {
+				return c.pkt, true
+			}
+		}
+	}
+	return packet{}, false
+}
+
+func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS string) *Verdict {
+	v := &Verdict{}
+	last := func(hs []Hop) *Hop {
+		if len(hs) == 0 {
+			return nil
+		}
+		h := hs[len(hs)-1]
+		return &h
+	}
+	switch r.Result {
+	case topology.ResultConnected:
+		v.At = last(r.Hops)
+		if r.Server != nil {
+			v.Summary = fmt.Sprintf("delivered to %s", r.Server.Pod)
+			if r.Server.Node != "" {
+				v.Summary += " on " + r.Server.Node
+			}
+			v.Summary += fmt.Sprintf("; it saw the client as %s", r.ClientAddrSeen)
+		} else {
+			v.Summary = "connected"
+		}
+	case topology.ResultRefused:
+		if len(replyHops) == 0 {
+			v.Summary = "refused, but the refusal was not seen on any lab device"
+			return v
+		}
+		v.At = &replyHops[0]
+		ans := reply[0].pkt
+		how := "a TCP reset"
+		if ans.Proto == "icmp" {
+			how = fmt.Sprintf("ICMP type %d code %d", ans.ICMP[0], ans.ICMP[1])
+		}
+		v.Summary = fmt.Sprintf("refused by %s from %s", how, v.At.Owner)
+		if d := deciding(r.Decisions, v.At.Namespace, "REJECT"); d != nil {
+			v.DecidedBy = d
+			v.Summary += " (" + d.String() + ")"
+			return v
+		}
+		arrived := arrivalIn(r.Hops, v.At.Namespace)
+		if arrived != nil && ans.Proto == "icmp" {
+			dst, _ := netip.ParseAddrPort(arrived.Dst)
+			if n := ipvsRealServers(v.At.Namespace, "tcp", dst); n == 0 {
+				v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: "ipvs", Rule: fmt.Sprintf("virtual server TCP %s has no real servers", dst)}
+				v.Summary += " (" + v.DecidedBy.String() + ")"
+				return v
+			}
+		}
+		if arrived != nil && ans.Proto == "tcp" {
+			v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: "kernel", Rule: fmt.Sprintf("nothing listens on %s", arrived.Dst)}
+			v.Summary += " (" + v.DecidedBy.String() + ")"
+		}
+	case topology.ResultTimeout, topology.ResultUnreachable:
+		end := last(r.Hops)
+		v.At = end
+		if end == nil {
+			v.Summary = r.Result + ": the SYN never left the client"
+			return v
+		}
+		if len(replyHops) > 0 {
+			back := replyHops[len(replyHops)-1]
+			if back.Namespace == srcNS && back.Src != r.Target {
+				v.Summary = fmt.Sprintf("%s: the answer came back from %s, but the client dialled %s; nothing on the way back undid the NAT, so the client reset it", r.Result, back.Src, r.Target)
+				v.At = &back
+				return v
+			}
+			v.Summary = fmt.Sprintf("%s: the answer from %s ended at %s %s", r.Result, replyHops[0].Owner, back.Owner, back.Device)
+			v.At = &back
+			return v
+		}
+		v.Summary = fmt.Sprintf("%s: the request was last seen on %s %s (%s > %s)", r.Result, end.Owner, end.Device, end.Src, end.Dst)
+		if d := deciding(r.Decisions, end.Namespace, "DROP"); d != nil {
+			v.DecidedBy = d
+			v.Summary += "; dropped by " + d.String()
+			if strings.Contains(d.Rule, "-m mark --mark") {
+				if m := marker(r.Decisions, end.Namespace); m != nil {
+					v.MarkedBy = m
+					v.Summary += "; marked for it by " + m.String()
+				}
+			}
+			return v
+		}
+		if src, err := netip.ParseAddrPort(end.Src); err == nil && isLocalAddr(end.Namespace, src.Addr()) {
+			v.DecidedBy = &Decision{Owner: end.Owner, Namespace: end.Namespace, Kind: "kernel",
+				Rule: fmt.Sprintf("source %s is one of %s's own addresses: dropped as a martian", src.Addr(), end.Owner)}
+			v.Summary += "; " + v.DecidedBy.Rule
+			return v
+		}
+		v.Summary += "; no rule counted it"
+	}
+	return v
+}
+
+// deciding finds the rule that ended a flow in a namespace: the last moved
+// rule with that target (REJECT, DROP); for DROP also a DROP chain policy.
+func deciding(ds []Decision, ns, target string) *Decision {
+	var found *Decision
+	for i := range ds {
+		d := &ds[i]
+		if d.Namespace != ns || d.Kind != "iptables" {
+			continue
+		}
+		if d.target() == target || (target == "DROP" && d.Rule == "policy DROP") {
+			found = d
+		}
+	}
+	return found
+}
+
+// marker finds the rule that sent a flow to be marked: the moved rule
+// jumping to the chain whose moved MARK rule set the mark.
+func marker(ds []Decision, ns string) *Decision {
+	for _, m := range ds {
+		if m.Namespace != ns || m.target() != "MARK" {
+			continue
+		}
+		for i := range ds {
+			if d := &ds[i]; d.Namespace == ns && d.target() == m.Chain {
+				return d
+			}
+		}
+	}
+	return nil
+}
+
+// arrivalIn is the request's first hop into a namespace.
+func arrivalIn(hs []Hop, ns string) *Hop {
+	for i := range hs {
+		if hs[i].Namespace == ns && hs[i].Src != "" {
+			return &hs[i]
+		}
+	}
+	return nil
+}
+
+func isLocalAddr(ns string, a netip.Addr) bool {
+	local := false
+	_ = apply.Do(ns, func() error {
+		addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+		if err != nil {
+			return err
+		}
+		for _, x := range addrs {
+			if ip, ok := netip.AddrFromSlice(x.IP.To4()); ok && ip == a {
+				local = true
+			}
+		}
+		return nil
+	})
+	return local
+}
+
+// FormatHops prints hops one per line, for the CLI.
+func FormatHops(hs []Hop) string {
+	var b strings.Builder
+	for i, h := range hs {
+		fmt.Fprintf(&b, "  %2d  %-16s %-14s %-7s", i+1, h.Owner, h.Device, h.Dir)
+		if h.Src != "" {
+			fmt.Fprintf(&b, " %s > %s", h.Src, h.Dst)
+		}
+		if h.Encap != "" {
+			fmt.Fprintf(&b, "  (vxlan %s)", h.Encap)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
