@@ -71,6 +71,12 @@ func TestTraceHopsACKFlannel(t *testing.T) {
 	if !hasRule(r, "node-180", "nat", "-j DNAT") {
 		t.Errorf("A2 ClusterIP: no DNAT rule moved on node-180:\n%v", r.Decisions)
 	}
+	// The one rewrite: node-180's DNAT of the ClusterIP to the endpoint,
+	// attributed to the KUBE-SEP rule; the pod's address is kept.
+	if rw := r.Rewrites; len(rw) != 1 || rw[0].Owner != "node-180" || rw[0].NAT != "dnat" || !strings.HasPrefix(rw[0].Before, "172.23.96.23:") ||
+		!strings.HasSuffix(rw[0].Before, " > 192.168.13.23:80") || len(rw[0].By) != 1 || !strings.Contains(rw[0].By[0].Chain, "KUBE-SEP-") {
+		t.Errorf("A2 ClusterIP rewrites: %+v", rw)
+	}
 }
 
 // TestTraceVXLAN: a cross-node probe over flannel's VXLAN must show

@@ -24,6 +24,9 @@ type Hop struct {
 	// before it.
 	Src string `json:"src,omitempty"`
 	Dst string `json:"dst,omitempty"`
+	// Left is "src > dst" as the packet left again through the same
+	// device (Dir in+out), where NAT changed them in between.
+	Left string `json:"left,omitempty"`
 	// Encap is the outer VXLAN header's addresses where the packet was
 	// encapsulated on this device.
 	Encap string `json:"encap,omitempty"`
@@ -164,8 +167,12 @@ func (w *wiring) hops(cs []captured) []Hop {
 			dir = "out"
 		}
 		if n := len(out); n > 0 && out[n-1].Namespace == c.ns && out[n-1].Device == c.dev {
-			if out[n-1].Dir != dir {
-				out[n-1].Dir = "in+out"
+			h := &out[n-1]
+			if h.Dir != dir {
+				h.Dir = "in+out"
+			}
+			if t := c.pkt.Src.String() + " > " + c.pkt.Dst.String(); c.pkt.Src.IsValid() && t != h.Src+" > "+h.Dst {
+				h.Left = t
 			}
 			continue
 		}
@@ -222,6 +229,21 @@ func answersRequest(id uint16, isn uint32) func(*packet) bool {
 		case "icmp":
 			q := p.Quoted
 			return q != nil && q.Proto == "tcp" && q.Seq == isn && q.ID == id
+		}
+		return false
+	}
+}
+
+// answersTuple matches what answers a connection from local when its SYN
+// was not seen: a SYN-ACK or reset sent to it, or an ICMP error quoting a
+// packet from it.
+func answersTuple(local netip.AddrPort) func(*packet) bool {
+	return func(p *packet) bool {
+		switch p.Proto {
+		case "tcp":
+			return p.Dst == local && (p.Flags&tcpRST != 0 || p.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK)
+		case "icmp":
+			return p.Quoted != nil && p.Quoted.Proto == "tcp" && p.Quoted.Src == local
 		}
 		return false
 	}

@@ -61,6 +61,7 @@ type Result struct {
 	// Decisions and Verdict come with a tracer that watches rules (netlab
 	// trace, or a scenario that expects decidedBy).
 	Decisions []Decision `json:"decisions,omitempty"`
+	Rewrites  []Rewrite  `json:"rewrites,omitempty"`
 	Verdict   *Verdict   `json:"verdict,omitempty"`
 }
 

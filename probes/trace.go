@@ -99,21 +99,23 @@ func (t *Tracer) start(rules bool) []observer {
 // capture and the observers saw.
 func (t *Tracer) explain(r *Result, srcNS string, local netip.AddrPort, obs []observer) {
 	caps := t.cap.collect()
-	syn, ok := firstSYN(caps[srcNS], local)
-	if !ok {
-		r.Verdict = &Verdict{Summary: "no SYN left the client (the socket failed before sending)"}
-		return
+	// A node's own connection to an address IPVS serves can be refused in
+	// OUTPUT, before its SYN reaches any device: then only the answer is
+	// seen, and it is recognised by the client's address.
+	answers := answersTuple(local)
+	var req []captured
+	if syn, ok := firstSYN(caps[srcNS], local); ok {
+		req = t.wires.follow(caps, isRequest(syn.ID, syn.Seq), srcNS)
+		answers = answersRequest(syn.ID, syn.Seq)
 	}
-	req := t.wires.follow(caps, isRequest(syn.ID, syn.Seq), srcNS)
 	r.Hops = t.wires.hops(req)
 	r.Path = ShortPath(r.Hops)
-	var reqEnd string
+	reqEnd := srcNS
 	if len(req) > 0 {
 		reqEnd = req[len(req)-1].ns
 	}
 	// The answer to follow: the first one the client saw, else the first
 	// one sent where the request ended.
-	answers := answersRequest(syn.ID, syn.Seq)
 	var reply []captured
 	if first, ok := firstMatch(caps, answers, srcNS, reqEnd); ok {
 		same := samePacket(first)
@@ -127,7 +129,7 @@ func (t *Tracer) explain(r *Result, srcNS string, local netip.AddrPort, obs []ob
 	}
 	// Only namespaces the flow crossed: anything else moving counters (a
 	// fresh interface's IGMP report, say) is not this flow's doing.
-	onPath := map[string]bool{}
+	onPath := map[string]bool{srcNS: true}
 	for _, h := range append(append([]Hop(nil), r.Hops...), replyHops...) {
 		onPath[h.Namespace] = true
 	}
@@ -138,8 +140,71 @@ func (t *Tracer) explain(r *Result, srcNS string, local netip.AddrPort, obs []ob
 			}
 		}
 	}
+	r.Rewrites = rewrites(r.Hops, r.Decisions)
 	r.Verdict = t.verdict(r, reply, replyHops, srcNS)
 }
+
+// Rewrite is a change of the request's addresses inside one namespace:
+// the tuple it arrived with, the one it left with, and the observed
+// decisions there that rewrite addresses (NAT rules, IPVS).
+type Rewrite struct {
+	Owner     string     `json:"owner"`
+	Namespace string     `json:"namespace"`
+	Before    string     `json:"before"`
+	After     string     `json:"after"`
+	NAT       string     `json:"nat"` // dnat, snat or dnat+snat
+	By        []Decision `json:"by,omitempty"`
+}
+
+// rewrites compares the request's addresses where it entered and where it
+// left each namespace it passed through.
+func rewrites(hops []Hop, ds []Decision) []Rewrite {
+	var out []Rewrite
+	for i := 0; i < len(hops); {
+		j := i
+		var first, last *Hop
+		for ; j < len(hops) && hops[j].Namespace == hops[i].Namespace; j++ {
+			if hops[j].Src == "" {
+				continue
+			}
+			if first == nil {
+				first = &hops[j]
+			}
+			last = &hops[j]
+		}
+		if first == nil {
+			i = j
+			continue
+		}
+		before, after := first.Src+" > "+first.Dst, last.Src+" > "+last.Dst
+		if last.Left != "" {
+			after = last.Left
+		}
+		if before != after {
+			rw := Rewrite{Owner: first.Owner, Namespace: first.Namespace, Before: before, After: after}
+			bs, bd, _ := strings.Cut(before, " > ")
+			as, ad, _ := strings.Cut(after, " > ")
+			switch {
+			case bs != as && bd != ad:
+				rw.NAT = "dnat+snat"
+			case bd != ad:
+				rw.NAT = "dnat"
+			default:
+				rw.NAT = "snat"
+			}
+			for _, d := range ds {
+				if d.Namespace == rw.Namespace && (d.Kind == "ipvs" || natTargets[d.target()]) {
+					rw.By = append(rw.By, d)
+				}
+			}
+			out = append(out, rw)
+		}
+		i = j
+	}
+	return out
+}
+
+var natTargets = map[string]bool{"DNAT": true, "SNAT": true, "MASQUERADE": true, "REDIRECT": true}
 
 // firstMatch returns the first capture matching m in the first of nss that
 // has one.
@@ -192,7 +257,12 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 			v.Summary += " (" + d.String() + ")"
 			return v
 		}
+		// Where the request arrived in the refusing namespace, or, refused
+		// before it left its own, as it was dialled.
 		arrived := arrivalIn(r.Hops, v.At.Namespace)
+		if arrived == nil && v.At.Namespace == srcNS {
+			arrived = &Hop{Src: r.ClientAddr, Dst: r.Target}
+		}
 		if arrived != nil && ans.Proto == "icmp" {
 			dst, _ := netip.ParseAddrPort(arrived.Dst)
 			if n := ipvsRealServers(v.At.Namespace, "tcp", dst); n == 0 {
@@ -209,7 +279,11 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 		end := last(r.Hops)
 		v.At = end
 		if end == nil {
-			v.Summary = r.Result + ": the SYN never left the client"
+			v.Summary = r.Result + ": the SYN was not seen on any device (dropped in the client's own namespace)"
+			if d := deciding(r.Decisions, srcNS, "DROP"); d != nil {
+				v.DecidedBy = d
+				v.Summary += "; dropped by " + d.String()
+			}
 			return v
 		}
 		if len(replyHops) > 0 {
@@ -217,6 +291,8 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 			if back.Namespace == srcNS && back.Src != r.Target {
 				v.Summary = fmt.Sprintf("%s: the answer came back from %s, but the client dialled %s; nothing on the way back undid the NAT, so the client reset it", r.Result, back.Src, r.Target)
 				v.At = &back
+				v.DecidedBy = &Decision{Owner: back.Owner, Namespace: back.Namespace, Kind: "kernel",
+					Rule: fmt.Sprintf("the answer from %s does not match the connection to %s: reset", back.Src, r.Target)}
 				return v
 			}
 			v.Summary = fmt.Sprintf("%s: the answer from %s ended at %s %s", r.Result, replyHops[0].Owner, back.Owner, back.Device)
@@ -312,6 +388,9 @@ func FormatHops(hs []Hop) string {
 		fmt.Fprintf(&b, "  %2d  %-16s %-14s %-7s", i+1, h.Owner, h.Device, h.Dir)
 		if h.Src != "" {
 			fmt.Fprintf(&b, " %s > %s", h.Src, h.Dst)
+		}
+		if h.Left != "" {
+			fmt.Fprintf(&b, "  left as %s", h.Left)
 		}
 		if h.Encap != "" {
 			fmt.Fprintf(&b, "  (vxlan %s)", h.Encap)

@@ -58,6 +58,9 @@ func TestParseFrame(t *testing.T) {
 	if !answersRequest(7, 1000)(&p) || answersRequest(7, 1001)(&p) {
 		t.Error("answersRequest does not recognise the quoted SYN")
 	}
+	if !answersTuple(ap("10.244.0.2:40000"))(&p) || answersTuple(ap("10.244.0.2:40001"))(&p) {
+		t.Error("answersTuple does not recognise the quoted SYN by its source")
+	}
 	// ARP is not IPv4.
 	arp := make([]byte, 42)
 	binary.BigEndian.PutUint16(arp[12:], 0x0806)

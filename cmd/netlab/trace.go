@@ -72,6 +72,15 @@ func printTrace(r *probes.Result) {
 	case r.Result == "connected":
 		fmt.Println("\nanswer: the same devices, reversed")
 	}
+	if len(r.Rewrites) > 0 {
+		fmt.Println("\naddress rewrites (request):")
+		for _, rw := range r.Rewrites {
+			fmt.Printf("  %-12s %-9s %s  ->  %s\n", rw.Owner, rw.NAT, rw.Before, rw.After)
+			for _, d := range rw.By {
+				fmt.Printf("  %-12s %-9s by %s\n", "", "", strings.TrimPrefix(d.String(), d.Owner+" "))
+			}
+		}
+	}
 	if len(r.Decisions) > 0 {
 		fmt.Println("\nrules that saw it (packets):")
 		for _, d := range r.Decisions {
