@@ -64,3 +64,31 @@ func TestLBIPCapture(t *testing.T) {
 		}
 	}
 }
+
+// TestIPVSMachineOptions: strictARP comes from the scenario and the kernel
+// version from the machine (conn_reuse_mode is left alone from 5.9).
+func TestIPVSMachineOptions(t *testing.T) {
+	data, _ := topologies.Get("flannel-cluster-mode")
+	sysctls := func(kernel string, strict bool) map[string]string {
+		topo, err := topology.Load("flannel-cluster-mode.yaml", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		topo.KubeProxy.StrictARP = strict
+		p, err := CompileWith(topo, "t", Options{KernelVersion: kernel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, s := range p.Namespace(plan.NSName("t", "node-180")).Sysctls {
+			out[s.Key] = s.Value
+		}
+		return out
+	}
+	if s := sysctls("4.19.0-27-amd64", false); s["net.ipv4.vs.conn_reuse_mode"] != "0" || s["net.ipv4.conf.all.arp_ignore"] != "" {
+		t.Errorf("4.19, no strict ARP: %v", s)
+	}
+	if s := sysctls("6.1.0-18-amd64", true); s["net.ipv4.vs.conn_reuse_mode"] != "" || s["net.ipv4.conf.all.arp_ignore"] != "1" || s["net.ipv4.conf.all.arp_announce"] != "2" {
+		t.Errorf("6.1, strict ARP: %v", s)
+	}
+}

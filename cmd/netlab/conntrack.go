@@ -19,10 +19,7 @@ func conntrackCmd() *cobra.Command {
   netlab conntrack flannel-vxlan node-1 -o json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if err := checkOutput(out); err != nil {
-				return err
-			}
-			l, err := openLab(args[0])
+			l, err := openLabFor(out, args[0])
 			if err != nil {
 				return err
 			}

@@ -123,6 +123,15 @@ func openLab(name string) (*lab.Lab, error) {
 	return lab.Open(name)
 }
 
+// openLabFor is the preamble of the commands that read a running lab:
+// check -o, then open the lab.
+func openLabFor(out, name string) (*lab.Lab, error) {
+	if err := checkOutput(out); err != nil {
+		return nil, err
+	}
+	return openLab(name)
+}
+
 func requireRoot() error {
 	if os.Geteuid() != 0 {
 		return errors.New("this needs root (network namespaces, netlink and iptables): run it with sudo")

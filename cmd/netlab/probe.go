@@ -35,10 +35,7 @@ or IP:PORT.`,
   netlab probe flannel-vxlan internet pod/web-1 --timeout 500ms`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if err := checkOutput(out); err != nil {
-				return err
-			}
-			l, err := openLab(args[0])
+			l, err := openLabFor(out, args[0])
 			if err != nil {
 				return err
 			}

@@ -23,10 +23,7 @@ lab, ipvsadm -Ln and ipset save first): what the kernel holds, not what the plan
   netlab rules mylab slb -o json`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if err := checkOutput(out); err != nil {
-				return err
-			}
-			l, err := openLab(args[0])
+			l, err := openLabFor(out, args[0])
 			if err != nil {
 				return err
 			}

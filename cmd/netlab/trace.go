@@ -35,10 +35,7 @@ The lab must be otherwise idle while a trace runs: counters and captures see eve
   netlab trace flannel-vxlan client-a pod/web-2 -o json`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if err := checkOutput(out); err != nil {
-				return err
-			}
-			l, err := openLab(args[0])
+			l, err := openLabFor(out, args[0])
 			if err != nil {
 				return err
 			}
