@@ -34,8 +34,9 @@ demo: setup build
 		$(BIN) up $(DEMO_SCENARIO) --name $(DEMO_LAB) --kube-proxy $(DEMO_FALLBACK) && echo && $(BIN) test $(DEMO_LAB); \
 	fi
 	@echo
-	@echo "The lab is still up: try '$(BIN) probe $(DEMO_LAB) internet svc/nginx1:loadbalancer@node-180'"
-	@echo "or '$(BIN) rules $(DEMO_LAB) node-180 --table nat'. Remove it with: $(BIN) down $(DEMO_LAB)"
+	@echo "The lab is still up: try '$(BIN) trace $(DEMO_LAB) internet svc/nginx1:loadbalancer@node-180'"
+	@echo "(every device, NAT and rule on the way), '$(BIN) rules $(DEMO_LAB) node-180 --table nat'"
+	@echo "or '$(BIN) graph $(DEMO_LAB)'. Remove it with: $(BIN) down $(DEMO_LAB)"
 
 demo-down: build
 	$(BIN) down $(DEMO_LAB)

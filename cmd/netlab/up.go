@@ -53,7 +53,7 @@ that serves every pod's ports. If anything fails, everything made so far is remo
 			if err := printStatus(describe(l)); err != nil {
 				return err
 			}
-			fmt.Printf("\nnext: netlab test %[1]s | netlab probe %[1]s FROM TO | netlab exec %[1]s NODE -- ip route | netlab down %[1]s\n", l.State.Lab)
+			fmt.Printf("\nnext: netlab test %[1]s | netlab trace %[1]s FROM TO | netlab exec %[1]s NODE -- ip route | netlab down %[1]s\n", l.State.Lab)
 			return nil
 		},
 	}
