@@ -107,6 +107,20 @@ func TestTraceVerdicts(t *testing.T) {
 			t.Errorf("refused by %+v; verdict %s", d, r.Verdict.Summary)
 		}
 	})
+	t.Run("udp", func(t *testing.T) {
+		l := upWith(t, "flannel-services", "iptables@1.28", "u")
+		r := trace(t, l, "client", "svc/dns-empty")
+		if d := r.Verdict.DecidedBy; r.Protocol != "udp" || r.Result != "refused" || d == nil || !strings.Contains(d.Rule, `"default/dns-empty has no endpoints"`) {
+			t.Errorf("UDP without endpoints: %s, %+v", r.Result, r.Verdict)
+		}
+		// A datagram through a ClusterIP: DNAT on node-1, delivered to a
+		// web pod, the client's address kept, the answer back the same way.
+		r = trace(t, l, "client", "svc/dns")
+		if r.Result != "connected" || r.Server == nil || len(r.Hops) < 5 || r.Hops[len(r.Hops)-1].Owner != r.Server.Pod ||
+			len(r.Rewrites) != 1 || r.Rewrites[0].NAT != "dnat" || len(r.ReplyHops) != 0 || len(r.Conntrack["node-1"]) != 1 {
+			t.Errorf("UDP ClusterIP: %s, server %+v\n%s\nrewrites %+v\nconntrack %+v", r.Result, r.Server, probes.FormatHops(r.Hops), r.Rewrites, r.Conntrack)
+		}
+	})
 	for _, tc := range []struct{ v, chain, marked string }{
 		{"1.22", "KUBE-FIREWALL", "has no local endpoints"},
 		{"1.28", "KUBE-EXTERNAL-SERVICES", ""},

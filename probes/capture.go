@@ -164,13 +164,15 @@ func (c *capture) close() {
 
 // packet is what tracing needs of an IPv4 packet: its addresses, and what
 // identifies it across NAT (the IP ID and the TCP sequence numbers, which
-// neither iptables NAT nor IPVS rewrites). A VXLAN packet is described by
+// neither iptables NAT nor IPVS rewrites; for UDP the IP ID and length). A
+// VXLAN packet is described by
 // its inner packet, with the outer addresses kept in Outer; an ICMP error
 // by the packet it quotes, in Quoted.
 type packet struct {
 	Proto    string // tcp | udp | icmp
 	Src, Dst netip.AddrPort
 	ID       uint16
+	Len      uint16 // IP total length (NAT keeps it; tells UDP datagrams apart)
 	Seq, Ack uint32
 	Flags    uint8 // TCP flags
 	ICMP     [2]uint8
@@ -207,7 +209,7 @@ func parseIPv4(b []byte, decap bool) (packet, bool) {
 	if ihl < 20 || len(b) < ihl {
 		return packet{}, false
 	}
-	p := packet{ID: binary.BigEndian.Uint16(b[4:6])}
+	p := packet{ID: binary.BigEndian.Uint16(b[4:6]), Len: binary.BigEndian.Uint16(b[2:4])}
 	src, _ := netip.AddrFromSlice(b[12:16])
 	dst, _ := netip.AddrFromSlice(b[16:20])
 	l4 := b[ihl:]

@@ -54,6 +54,7 @@ func RunCheck(l *lab.Lab, p topology.Probe, o Options) (*Check, error) {
 	if want.DecidedBy != "" {
 		o.Rules = true
 	}
+	o.Protocol = p.Protocol
 	for i := 0; i < repeat; i++ {
 		r, err := Run(l, p.From, p.To, o)
 		if err != nil {

@@ -211,39 +211,52 @@ func sameReversed(req, rep []Hop) bool {
 	return true
 }
 
-// isRequest matches the probe's first SYN wherever it went: NAT and IPVS
-// rewrite addresses and ports, never the IP ID or the sequence number.
-func isRequest(id uint16, isn uint32) func(*packet) bool {
+// isRequest matches the probe's first packet (a TCP SYN, or the UDP
+// datagram) wherever it went: NAT and IPVS rewrite addresses and ports,
+// never the IP ID, the length or the TCP sequence number.
+func isRequest(req packet) func(*packet) bool {
 	return func(p *packet) bool {
-		return p.Proto == "tcp" && p.Flags&(tcpSYN|tcpACK) == tcpSYN && p.Seq == isn && p.ID == id
+		if p.Proto != req.Proto || p.ID != req.ID {
+			return false
+		}
+		if p.Proto == "tcp" {
+			return p.Flags&(tcpSYN|tcpACK) == tcpSYN && p.Seq == req.Seq
+		}
+		return p.Len == req.Len
 	}
 }
 
-// answersRequest matches anything that answers that SYN: a SYN-ACK or a
-// reset acknowledging it, or an ICMP error quoting it.
-func answersRequest(id uint16, isn uint32) func(*packet) bool {
+// answersRequest matches anything that answers the request: an ICMP error
+// quoting it; for TCP a SYN-ACK or reset acknowledging the SYN; for UDP a
+// datagram back to the client (local, as the client's namespace sees it)
+// or from where the request ended (server, as it arrived there).
+func answersRequest(req packet, local netip.AddrPort, server [2]netip.AddrPort) func(*packet) bool {
 	return func(p *packet) bool {
 		switch p.Proto {
-		case "tcp":
-			return p.Ack == isn+1 && (p.Flags&tcpRST != 0 || p.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK)
 		case "icmp":
 			q := p.Quoted
-			return q != nil && q.Proto == "tcp" && q.Seq == isn && q.ID == id
+			return q != nil && q.Proto == req.Proto && q.ID == req.ID && (q.Proto != "tcp" || q.Seq == req.Seq)
+		case "tcp":
+			return req.Proto == "tcp" && p.Ack == req.Seq+1 && (p.Flags&tcpRST != 0 || p.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK)
+		case "udp":
+			return req.Proto == "udp" && (p.Dst == local || p.Src == server[1] && p.Dst == server[0])
 		}
 		return false
 	}
 }
 
-// answersTuple matches what answers a connection from local when its SYN
-// was not seen: a SYN-ACK or reset sent to it, or an ICMP error quoting a
-// packet from it.
-func answersTuple(local netip.AddrPort) func(*packet) bool {
+// answersTuple matches what answers a connection from local when its
+// first packet was not seen: a SYN-ACK, reset or datagram sent to it, or
+// an ICMP error quoting a packet from it.
+func answersTuple(proto string, local netip.AddrPort) func(*packet) bool {
 	return func(p *packet) bool {
 		switch p.Proto {
 		case "tcp":
-			return p.Dst == local && (p.Flags&tcpRST != 0 || p.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK)
+			return proto == "tcp" && p.Dst == local && (p.Flags&tcpRST != 0 || p.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK)
+		case "udp":
+			return proto == "udp" && p.Dst == local
 		case "icmp":
-			return p.Quoted != nil && p.Quoted.Proto == "tcp" && p.Quoted.Src == local
+			return p.Quoted != nil && p.Quoted.Proto == proto && p.Quoted.Src == local
 		}
 		return false
 	}
@@ -253,15 +266,17 @@ func answersTuple(local netip.AddrPort) func(*packet) bool {
 // device, whatever NAT did to its addresses).
 func samePacket(p packet) func(*packet) bool {
 	return func(q *packet) bool {
-		return q.Proto == p.Proto && q.ID == p.ID && q.Seq == p.Seq && q.Ack == p.Ack && q.Flags == p.Flags && q.ICMP == p.ICMP
+		return q.Proto == p.Proto && q.ID == p.ID && q.Len == p.Len && q.Seq == p.Seq && q.Ack == p.Ack && q.Flags == p.Flags && q.ICMP == p.ICMP
 	}
 }
 
-// firstSYN finds the probe's SYN as it left the client's namespace.
-func firstSYN(caps []captured, local netip.AddrPort) (packet, bool) {
+// firstRequest finds the probe's first packet as it left the client's
+// namespace.
+func firstRequest(caps []captured, proto string, local netip.AddrPort) (packet, bool) {
 	for _, c := range caps {
-		if c.out && c.pkt.Proto == "tcp" && c.pkt.Flags&(tcpSYN|tcpACK) == tcpSYN && c.pkt.Src == local {
-			return c.pkt, true
+		p := c.pkt
+		if c.out && p.Proto == proto && p.Src == local && (proto != "tcp" || p.Flags&(tcpSYN|tcpACK) == tcpSYN) {
+			return p, true
 		}
 	}
 	return packet{}, false

@@ -39,6 +39,8 @@ type Result struct {
 	From   string `json:"from"`
 	To     string `json:"to"`
 	Target string `json:"target"`
+	// Protocol is tcp or udp.
+	Protocol string `json:"protocol"`
 	// Result is connected | refused | timeout | unreachable.
 	Result string  `json:"result"`
 	Server *Server `json:"server,omitempty"`
@@ -104,6 +106,9 @@ type Options struct {
 	// this probe to watch rule counters too.
 	Tracer *Tracer
 	Rules  bool
+	// Protocol is tcp or udp; "" takes the target's (a Service port's
+	// protocol), else tcp.
+	Protocol string
 }
 
 // Run fires one probe from a pod, node or client of the lab to a target
@@ -124,7 +129,11 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{From: src.String(), To: to, Target: dst.AddrPort().String(), Conntrack: map[string][]Flow{}, Hops: []Hop{}}
+	proto := strings.ToLower(topology.ProtocolOf(strings.ToUpper(o.Protocol), dst))
+	if proto != "tcp" && proto != "udp" {
+		return nil, fmt.Errorf("protocol %q: use tcp or udp", o.Protocol)
+	}
+	r := &Result{From: src.String(), To: to, Target: dst.AddrPort().String(), Protocol: proto, Conntrack: map[string][]Flow{}, Hops: []Hop{}}
 	var pin [2]int
 	if dst.Access == topology.AccessLoadBalancer && dst.Via != "" {
 		// The SLB picks its backend by the client's source port range.
@@ -149,7 +158,11 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 		obs = tr.start(o.Rules)
 	}
 	start := time.Now()
-	local, ans, err := dial(ns, dst.AddrPort(), pin, o.Timeout)
+	dialer := dial
+	if proto == "udp" {
+		dialer = dialUDP
+	}
+	local, ans, err := dialer(ns, dst.AddrPort(), pin, o.Timeout)
 	r.DurationMs = float64(time.Since(start).Microseconds()) / 1000
 	r.Result = classify(err, ans)
 	if err != nil {
@@ -167,7 +180,7 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 		}
 	}
 	if tr != nil && local.IsValid() {
-		tr.explain(r, ns, local, obs)
+		tr.explain(r, ns, proto, local, obs)
 	}
 	if !o.NoConntrack && local.IsValid() {
 		tuples := [][2]netip.AddrPort{{local, dst.AddrPort()}}
@@ -189,7 +202,7 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 				tuples = append(tuples, [2]netip.AddrPort{seen, server}, [2]netip.AddrPort{server, seen})
 			}
 		}
-		r.Conntrack = captureConntrack(l, tuples)
+		r.Conntrack = captureConntrack(l, protoNumber(proto), tuples)
 	}
 	return r, nil
 }
@@ -239,6 +252,61 @@ func dial(ns string, target netip.AddrPort, pin [2]int, timeout time.Duration) (
 		return local, nil, fmt.Errorf("connected, but the answer is not netlab's: %q", strings.TrimSpace(line))
 	}
 	return local, &a, nil
+}
+
+// dialUDP sends the probe hello in one datagram from a connected UDP
+// socket and waits for the answer. An ICMP port unreachable on the way
+// comes back as ECONNREFUSED on the read (refused); silence is a timeout.
+// There is no retransmission: one lost datagram is a timeout.
+func dialUDP(ns string, target netip.AddrPort, pin [2]int, timeout time.Duration) (local netip.AddrPort, ans *Answer, err error) {
+	deadline := time.Now().Add(timeout)
+	var conn net.Conn
+	err = apply.Do(ns, func() error {
+		d := net.Dialer{}
+		if pin[0] == 0 {
+			conn, err = d.Dial("udp4", target.String())
+			return err
+		}
+		span := pin[1] - pin[0] + 1
+		first := rand.IntN(span)
+		for i := 0; i < span; i++ {
+			d.LocalAddr = &net.UDPAddr{Port: pin[0] + (first+i)%span}
+			conn, err = d.Dial("udp4", target.String())
+			if !errors.Is(err, syscall.EADDRINUSE) {
+				return err
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return local, nil, err
+	}
+	defer conn.Close()
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+		local = a.AddrPort()
+		local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
+	}
+	_ = conn.SetDeadline(deadline)
+	if _, err := conn.Write([]byte(ProbeHello)); err != nil {
+		return local, nil, err
+	}
+	buf := make([]byte, 2048)
+	n, err := conn.Read(buf)
+	if err != nil {
+		return local, nil, err
+	}
+	var a Answer
+	if err := json.Unmarshal(buf[:n], &a); err != nil {
+		return local, nil, fmt.Errorf("connected, but the answer is not netlab's: %q", strings.TrimSpace(string(buf[:n])))
+	}
+	return local, &a, nil
+}
+
+func protoNumber(proto string) uint8 {
+	if proto == "udp" {
+		return unix.IPPROTO_UDP
+	}
+	return unix.IPPROTO_TCP
 }
 
 // connectFrom opens a non-blocking TCP socket in the current namespace,
@@ -347,13 +415,13 @@ func classify(err error, ans *Answer) string {
 // client -> server socket: the original direction on the server's node,
 // and, reversed, the reply direction on a node that SNATed the flow). An
 // entry found twice is listed once.
-func captureConntrack(l *lab.Lab, tuples [][2]netip.AddrPort) map[string][]Flow {
+func captureConntrack(l *lab.Lab, proto uint8, tuples [][2]netip.AddrPort) map[string][]Flow {
 	out := map[string][]Flow{}
 	for _, n := range l.Topology.Nodes {
 		ns := plan.NSName(l.State.Lab, n.Name)
 		seen := map[Tuple]bool{}
 		for _, t := range tuples {
-			f, err := lookupFlow(ns, unix.IPPROTO_TCP, t[0], t[1])
+			f, err := lookupFlow(ns, proto, t[0], t[1])
 			if err != nil || f == nil || seen[f.Orig] {
 				continue
 			}

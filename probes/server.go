@@ -10,12 +10,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
@@ -42,6 +46,7 @@ const rawWait = 500 * time.Millisecond
 type server struct {
 	pod, node string
 	ln        net.Listener
+	pc        *net.UDPConn // the same port over UDP
 }
 
 // RunDaemon is the lab daemon: it opens every pod's ports inside the pod's
@@ -72,7 +77,12 @@ func RunDaemon(labName string, ready *os.File) error {
 				if err != nil {
 					return fmt.Errorf("%s: listen :%d: %w", p.Name, port, err)
 				}
-				servers = append(servers, &server{pod: p.Name, node: p.Node, ln: ln})
+				pc, err := listenUDP(port)
+				if err != nil {
+					ln.Close()
+					return fmt.Errorf("%s: listen :%d/udp: %w", p.Name, port, err)
+				}
+				servers = append(servers, &server{pod: p.Name, node: p.Node, ln: ln, pc: pc})
 			}
 			return nil
 		})
@@ -87,10 +97,14 @@ func RunDaemon(labName string, ready *os.File) error {
 	defer stop()
 	var wg sync.WaitGroup
 	for _, s := range servers {
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			s.serve()
+		}()
+		go func() {
+			defer wg.Done()
+			s.serveUDP()
 		}()
 	}
 	if ready != nil {
@@ -114,6 +128,7 @@ loop:
 	}
 	for _, s := range servers {
 		s.ln.Close()
+		s.pc.Close()
 	}
 	wg.Wait()
 	return nil
@@ -156,6 +171,61 @@ func (s *server) handle(c net.Conn) {
 		return
 	}
 	c.Write(append(body, '\n'))
+}
+
+// listenUDP opens a wildcard UDP socket that learns each datagram's
+// destination address (IP_PKTINFO), so that its answer leaves from the
+// address the client sent to: a client's connected socket takes nothing
+// else, and a node has many addresses.
+func listenUDP(port int) (*net.UDPConn, error) {
+	pc, err := net.ListenUDP("udp4", &net.UDPAddr{Port: port})
+	if err != nil {
+		return nil, err
+	}
+	raw, err := pc.SyscallConn()
+	if err == nil {
+		cerr := raw.Control(func(fd uintptr) {
+			err = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
+		})
+		if cerr != nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	return pc, nil
+}
+
+// serveUDP answers every datagram with the same JSON as over TCP.
+func (s *server) serveUDP() {
+	buf := make([]byte, 2048)
+	oob := make([]byte, 128)
+	for {
+		_, oobn, _, from, err := s.pc.ReadMsgUDPAddrPort(buf, oob)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		var to netip.Addr
+		var reply []byte
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				if m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_PKTINFO && len(m.Data) >= unix.SizeofInet4Pktinfo {
+					info := (*unix.Inet4Pktinfo)(unsafe.Pointer(&m.Data[0]))
+					to = netip.AddrFrom4(info.Addr)
+					// Answer from that address (ipi_spec_dst).
+					reply = unix.PktInfo4(&unix.Inet4Pktinfo{Spec_dst: info.Addr})
+				}
+			}
+		}
+		local := netip.AddrPortFrom(to, uint16(s.pc.LocalAddr().(*net.UDPAddr).Port))
+		body, _ := json.Marshal(Answer{Pod: s.pod, Node: s.node, Client: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()).String(), Local: local.String()})
+		_, _, _ = s.pc.WriteMsgUDPAddrPort(append(body, '\n'), reply, from)
+	}
 }
 
 func isHTTP(line string) bool {

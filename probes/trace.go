@@ -97,16 +97,20 @@ func (t *Tracer) start(rules bool) []observer {
 
 // explain fills a probe result's hops, decisions and verdict from what the
 // capture and the observers saw.
-func (t *Tracer) explain(r *Result, srcNS string, local netip.AddrPort, obs []observer) {
+func (t *Tracer) explain(r *Result, srcNS, proto string, local netip.AddrPort, obs []observer) {
 	caps := t.cap.collect()
 	// A node's own connection to an address IPVS serves can be refused in
 	// OUTPUT, before its SYN reaches any device: then only the answer is
 	// seen, and it is recognised by the client's address.
-	answers := answersTuple(local)
+	answers := answersTuple(proto, local)
 	var req []captured
-	if syn, ok := firstSYN(caps[srcNS], local); ok {
-		req = t.wires.follow(caps, isRequest(syn.ID, syn.Seq), srcNS)
-		answers = answersRequest(syn.ID, syn.Seq)
+	if first, ok := firstRequest(caps[srcNS], proto, local); ok {
+		req = t.wires.follow(caps, isRequest(first), srcNS)
+		var server [2]netip.AddrPort
+		if len(req) > 0 {
+			server = [2]netip.AddrPort{req[len(req)-1].pkt.Src, req[len(req)-1].pkt.Dst}
+		}
+		answers = answersRequest(first, local, server)
 	}
 	r.Hops = t.wires.hops(req)
 	r.Path = ShortPath(r.Hops)
@@ -248,6 +252,9 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 		v.At = &replyHops[0]
 		ans := reply[0].pkt
 		how := "a TCP reset"
+		if ans.Proto == "udp" {
+			how = "a datagram"
+		}
 		if ans.Proto == "icmp" {
 			how = fmt.Sprintf("ICMP type %d code %d", ans.ICMP[0], ans.ICMP[1])
 		}
@@ -265,14 +272,17 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 		}
 		if arrived != nil && ans.Proto == "icmp" {
 			dst, _ := netip.ParseAddrPort(arrived.Dst)
-			if n := ipvsRealServers(v.At.Namespace, "tcp", dst); n == 0 {
-				v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: "ipvs", Rule: fmt.Sprintf("virtual server TCP %s has no real servers", dst)}
+			if n := ipvsRealServers(v.At.Namespace, r.Protocol, dst); n == 0 {
+				v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: "ipvs",
+					Rule: fmt.Sprintf("virtual server %s %s has no real servers", strings.ToUpper(r.Protocol), dst)}
 				v.Summary += " (" + v.DecidedBy.String() + ")"
 				return v
 			}
 		}
-		if arrived != nil && ans.Proto == "tcp" {
-			v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: "kernel", Rule: fmt.Sprintf("nothing listens on %s", arrived.Dst)}
+		// No rule: the stack itself, a TCP reset or (UDP) a port
+		// unreachable for a port nothing is bound to.
+		if arrived != nil && (ans.Proto == "tcp" || ans.ICMP == [2]uint8{3, 3}) {
+			v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: "kernel", Rule: fmt.Sprintf("nothing listens on %s/%s", arrived.Dst, r.Protocol)}
 			v.Summary += " (" + v.DecidedBy.String() + ")"
 		}
 	case topology.ResultTimeout, topology.ResultUnreachable:
@@ -288,6 +298,20 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 		}
 		if len(replyHops) > 0 {
 			back := replyHops[len(replyHops)-1]
+			if ans := reply[0].pkt; ans.Proto == "icmp" {
+				// An ICMP error from the way: a router with no route, say.
+				// TCP reports it (unreachable); a UDP socket without
+				// IP_RECVERR ignores all but port unreachable.
+				what := icmpName(ans.ICMP)
+				v.At = &replyHops[0]
+				v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: "kernel",
+					Rule: fmt.Sprintf("ICMP %s for %s from %s", what, r.Target, ans.Src.Addr())}
+				v.Summary = fmt.Sprintf("%s: %s answered with ICMP %s", r.Result, v.At.Owner, what)
+				if r.Result == topology.ResultTimeout {
+					v.Summary += ", which the client's socket does not report"
+				}
+				return v
+			}
 			if back.Namespace == srcNS && back.Src != r.Target {
 				v.Summary = fmt.Sprintf("%s: the answer came back from %s, but the client dialled %s; nothing on the way back undid the NAT, so the client reset it", r.Result, back.Src, r.Target)
 				v.At = &back
@@ -336,6 +360,20 @@ func deciding(ds []Decision, ns, target string) *Decision {
 		}
 	}
 	return found
+}
+
+// icmpName names the ICMP errors a probe can meet.
+func icmpName(tc [2]uint8) string {
+	if tc[0] == 3 {
+		if n, ok := map[uint8]string{0: "net unreachable", 1: "host unreachable", 2: "protocol unreachable", 3: "port unreachable",
+			9: "net prohibited", 10: "host prohibited", 13: "administratively prohibited"}[tc[1]]; ok {
+			return n
+		}
+	}
+	if tc[0] == 11 {
+		return "time exceeded"
+	}
+	return fmt.Sprintf("type %d code %d", tc[0], tc[1])
 }
 
 // marker finds the rule that sent a flow to be marked: the moved rule

@@ -55,10 +55,14 @@ func TestParseFrame(t *testing.T) {
 	if !ok || p.Proto != "icmp" || p.ICMP != [2]uint8{3, 3} || p.Quoted == nil || p.Quoted.Seq != 1000 || p.Quoted.ID != 7 {
 		t.Fatalf("icmp: %+v %v", p, ok)
 	}
-	if !answersRequest(7, 1000)(&p) || answersRequest(7, 1001)(&p) {
+	req := packet{Proto: "tcp", ID: 7, Seq: 1000, Flags: tcpSYN}
+	other := req
+	other.Seq++
+	none := [2]netip.AddrPort{}
+	if !answersRequest(req, ap("10.244.0.2:40000"), none)(&p) || answersRequest(other, ap("10.244.0.2:40000"), none)(&p) {
 		t.Error("answersRequest does not recognise the quoted SYN")
 	}
-	if !answersTuple(ap("10.244.0.2:40000"))(&p) || answersTuple(ap("10.244.0.2:40001"))(&p) {
+	if !answersTuple("tcp", ap("10.244.0.2:40000"))(&p) || answersTuple("tcp", ap("10.244.0.2:40001"))(&p) || answersTuple("udp", ap("10.244.0.2:40000"))(&p) {
 		t.Error("answersTuple does not recognise the quoted SYN by its source")
 	}
 	// ARP is not IPv4.
@@ -97,7 +101,7 @@ func TestFollow(t *testing.T) {
 		"n":   {cap("n", "eth0", false, syn), cap("n", "veth2", true, other), cap("n", "cni0", true, syn), cap("n", "veth1", true, syn)},
 		"p":   {cap("p", "eth0", false, syn)},
 	}
-	hops := w.hops(w.follow(caps, isRequest(1, 42), "c"))
+	hops := w.hops(w.follow(caps, isRequest(syn), "c"))
 	var got []string
 	for _, h := range hops {
 		got = append(got, h.Owner+":"+h.Device+":"+h.Dir)
@@ -120,7 +124,7 @@ func TestFollow(t *testing.T) {
 		"p": {cap("p", "eth0", false, syn)},
 	}
 	w.peer[devKey{"c", "eth0"}], w.peer[devKey{"n", "veth2"}] = devKey{"n", "veth2"}, devKey{"c", "eth0"}
-	hops = w.hops(w.follow(caps, isRequest(1, 42), "c"))
+	hops = w.hops(w.follow(caps, isRequest(syn), "c"))
 	if len(hops) != 5 || hops[2].Device != "cni0" || hops[2].Dir != "bridged" {
 		t.Errorf("bridged hops: %+v", hops)
 	}

@@ -15,9 +15,10 @@ import (
 
 func probeCmd() *cobra.Command {
 	var (
-		out     string
-		timeout time.Duration
-		count   int
+		out      string
+		timeout  time.Duration
+		protocol string
+		count    int
 	)
 	c := &cobra.Command{
 		Use:   "probe LAB FROM TO",
@@ -32,7 +33,9 @@ TO is pod/NAME[:PORT] (default: the pod's first port), node/NAME:PORT, client/NA
 or IP:PORT.`,
 		Example: `  netlab probe flannel-vxlan client-a pod/web-2
   netlab probe flannel-vxlan node-1 10.244.1.2:80 -o json
-  netlab probe flannel-vxlan internet pod/web-1 --timeout 500ms`,
+  netlab probe flannel-vxlan internet pod/web-1 --timeout 500ms
+  netlab probe flannel-services client svc/dns        (a UDP Service port: a UDP probe)
+  netlab probe flannel-vxlan client-a pod/web-2 --protocol udp`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(_ *cobra.Command, args []string) error {
 			l, err := openLabFor(out, args[0])
@@ -48,7 +51,7 @@ or IP:PORT.`,
 			defer tr.Close()
 			var results []*probes.Result
 			for i := 0; i < max(count, 1); i++ {
-				r, err := probes.Run(l, args[1], args[2], probes.Options{Timeout: timeout, Tracer: tr})
+				r, err := probes.Run(l, args[1], args[2], probes.Options{Timeout: timeout, Tracer: tr, Protocol: protocol})
 				if err != nil {
 					return err
 				}
@@ -67,6 +70,7 @@ or IP:PORT.`,
 		},
 	}
 	c.Flags().DurationVar(&timeout, "timeout", probes.DefaultTimeout, "connect and answer timeout")
+	c.Flags().StringVar(&protocol, "protocol", "", "tcp or udp (default: a Service port's protocol, else tcp)")
 	c.Flags().IntVar(&count, "count", 1, "fire the probe this many times")
 	addOutput(c, &out)
 	return c

@@ -12,8 +12,9 @@ import (
 
 func traceCmd() *cobra.Command {
 	var (
-		out     string
-		timeout time.Duration
+		out      string
+		timeout  time.Duration
+		protocol string
 	)
 	c := &cobra.Command{
 		Use:   "trace LAB FROM TO",
@@ -39,7 +40,7 @@ The lab must be otherwise idle while a trace runs: counters and captures see eve
 			if err != nil {
 				return err
 			}
-			r, err := probes.Run(l, args[1], args[2], probes.Options{Timeout: timeout, Rules: true})
+			r, err := probes.Run(l, args[1], args[2], probes.Options{Timeout: timeout, Rules: true, Protocol: protocol})
 			if err != nil {
 				return err
 			}
@@ -51,6 +52,7 @@ The lab must be otherwise idle while a trace runs: counters and captures see eve
 		},
 	}
 	c.Flags().DurationVar(&timeout, "timeout", probes.DefaultTimeout, "connect and answer timeout")
+	c.Flags().StringVar(&protocol, "protocol", "", "tcp or udp (default: a Service port's protocol, else tcp)")
 	addOutput(c, &out)
 	return c
 }
@@ -60,7 +62,11 @@ func printTrace(r *probes.Result) {
 	if len(r.Path) > 0 {
 		fmt.Printf("path: %s\n", strings.Join(r.Path, " -> "))
 	}
-	fmt.Println("\nrequest (the first SYN):")
+	first := "the first SYN"
+	if r.Protocol == "udp" {
+		first = "the datagram"
+	}
+	fmt.Printf("\nrequest (%s):\n", first)
 	fmt.Print(probes.FormatHops(r.Hops))
 	switch {
 	case len(r.ReplyHops) > 0:

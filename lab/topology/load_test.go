@@ -98,6 +98,8 @@ func TestLoadErrors(t *testing.T) {
 		{"listener backend port not served", "name: t\nnodes: [{name: n1}]\ncloud:\n  clients: [{name: web, ip: 192.168.2.50, ports: [8443]}]\n  listeners:\n    - {ip: 192.168.1.200, port: 443, backend: web}\n", []string{"bad.yaml:6: cloud.listeners[0].backendPort: web does not serve port 443 (fix: add 443 to web's ports)"}, 1},
 		{"listener on a Service's port", "name: t\nnodes: [{name: n1}]\nservices:\n  - {name: s, type: LoadBalancer, loadBalancerIP: 192.168.1.200, ports: [{port: 443}]}\ncloud:\n  clients: [{name: web, ip: 192.168.2.50, ports: [443]}]\n  listeners:\n    - {ip: 192.168.1.200, port: 443, backend: web}\n", []string{"bad.yaml:8: cloud.listeners[0]: 192.168.1.200:443 is already Service s's listener"}, 1},
 		{"unknown listener field", "name: t\nnodes: [{name: n1}]\ncloud:\n  listeners:\n    - {ip: 192.168.1.200, port: 443, backnd: web}\n", []string{"bad.yaml:5"}, 1},
+		{"bad probe protocol", "name: t\nnodes: [{name: n1}]\nprobes:\n  - {from: n1, to: 10.0.0.1:53, protocol: sctp}\n", []string{`bad.yaml:4: probes[0].protocol: unknown protocol "sctp" (fix: use TCP or UDP)`}, 1},
+		{"decidedBy on a connected probe", "name: t\nnodes: [{name: n1}]\nprobes:\n  - from: n1\n    to: 10.0.0.1:80\n    expect: {decidedBy: KUBE-SERVICES}\n", []string{"probes[0].expect.decidedBy: a connected probe has no deciding rule"}, 1},
 		{"several problems at once", "name: t\nnodes: [{name: n1}]\npods:\n  - {name: p, node: n9}\n  - {name: q, node: n1, ports: [0]}\n", []string{"bad.yaml:4:", "bad.yaml:5:"}, 2},
 	}
 	for _, tc := range cases {

@@ -244,10 +244,13 @@ type Client struct {
 
 // Probe is one connection the scenario fires, and what it must show.
 type Probe struct {
-	Name   string `yaml:"name"`
-	From   string `yaml:"from"`
-	To     string `yaml:"to"`
-	Expect Expect `yaml:"expect"`
+	Name string `yaml:"name"`
+	From string `yaml:"from"`
+	To   string `yaml:"to"`
+	// Protocol is TCP or UDP; by default a Service target's port protocol,
+	// else TCP.
+	Protocol string `yaml:"protocol"`
+	Expect   Expect `yaml:"expect"`
 	// When overrides Expect for some kube-proxy modes and versions: the
 	// first entry whose kubeProxy pattern matches wins.
 	When []When `yaml:"when"`
@@ -260,6 +263,18 @@ type When struct {
 	KubeProxy string `yaml:"kubeProxy"`
 	Expect    Expect `yaml:"expect"`
 	Line      int    `yaml:"-"`
+}
+
+// ProtocolOf is the protocol a probe to target uses: its own, else the
+// Service port's, else TCP.
+func ProtocolOf(probe string, target Ref) string {
+	switch {
+	case probe != "":
+		return probe
+	case target.Protocol != "":
+		return target.Protocol
+	}
+	return "TCP"
 }
 
 // Expected returns the expectation that applies under kube-proxy kp.

@@ -35,6 +35,8 @@ type Ref struct {
 	// (the NodePort's node, or the node the load balancer picks).
 	Access string `json:"access,omitempty"`
 	Via    string `json:"via,omitempty"`
+	// Protocol is the Service port's (TCP or UDP); "" for other targets.
+	Protocol string `json:"protocol,omitempty"`
 }
 
 func (r Ref) String() string {
@@ -146,7 +148,7 @@ func (t *Topology) resolveService(orig, rest string) (Ref, error) {
 	if len(s.Ports) == 0 {
 		return Ref{}, fmt.Errorf("%q: Service %s has no ports", orig, name)
 	}
-	r := Ref{Kind: KindSvc, Name: name, Access: AccessCluster, Addr: s.ClusterAddr, Port: s.Ports[0].Port}
+	r := Ref{Kind: KindSvc, Name: name, Access: AccessCluster, Addr: s.ClusterAddr, Port: s.Ports[0].Port, Protocol: s.Ports[0].Protocol}
 	switch access {
 	case "":
 	case AccessNodePort:
@@ -179,7 +181,7 @@ func (t *Topology) resolveService(orig, rest string) (Ref, error) {
 		found := false
 		for _, p := range s.Ports {
 			if p.Name == access || strconv.Itoa(p.Port) == access {
-				r.Port, found = p.Port, true
+				r.Port, r.Protocol, found = p.Port, p.Protocol, true
 			}
 		}
 		if !found {

@@ -445,6 +445,12 @@ func validateProbes(c *collector, t *Topology) {
 		} else if _, err := t.ResolveTarget(pr.To); err != nil {
 			c.add(pr.Line, field+".to", "write pod/NAME[:port], svc/NAME[:port|:nodeport@NODE|:loadbalancer|:external], node/NAME:port or IP:port", "%v", err)
 		}
+		switch strings.ToUpper(pr.Protocol) {
+		case "", "TCP", "UDP":
+			pr.Protocol = strings.ToUpper(pr.Protocol)
+		default:
+			c.add(pr.Line, field+".protocol", "use TCP or UDP", "unknown protocol %q", pr.Protocol)
+		}
 		validateExpect(c, t, &pr.Expect, pr.Line, field+".expect")
 		for j := range pr.When {
 			w := &pr.When[j]
