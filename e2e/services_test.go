@@ -152,3 +152,31 @@ func TestSeed002IPVS(t *testing.T) {
 		}
 	}
 }
+
+// TestSeed003Userspace runs seed 003 (flannel 0.5 layout on docker0,
+// kube-proxy userspace 1.1) and the same cluster under iptables 1.22. A
+// trace of a pod's ClusterIP connection ends at the node: kube-proxy's
+// REDIRECT hands it to its own socket (the proxy's port on docker0's
+// address), and the backend is reached by another connection.
+func TestSeed003Userspace(t *testing.T) {
+	for _, kp := range []string{"userspace@1.1", "iptables@1.22"} {
+		t.Run(kp, func(t *testing.T) {
+			l := upWith(t, "seed003-flannel-userspace", kp, "d")
+			runChecks(t, l)
+			if kp != "userspace@1.1" {
+				return
+			}
+			o := probeOptions()
+			o.Rules = true
+			r, err := probes.Run(l, "sshd-2", "svc/my-nginx-service", o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := r.Hops[len(r.Hops)-1]
+			if r.Result != "connected" || last.Owner != "kube-node1" || last.Device != "docker0" || last.Dst != "172.16.28.1:20000" ||
+				len(r.Rewrites) != 1 || len(r.Rewrites[0].By) != 1 || !strings.Contains(r.Rewrites[0].By[0].Rule, "-j REDIRECT --to-ports 20000") {
+				t.Errorf("result %s, last hop %+v, rewrites %+v", r.Result, last, r.Rewrites)
+			}
+		})
+	}
+}

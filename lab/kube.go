@@ -53,6 +53,14 @@ func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 				ns.Addrs = append(ns.Addrs, plan.Addr{Dev: kubeproxy.IPVSDummyDevice, CIDR: a + "/32"})
 			}
 			ns.IPSets, ns.IPVS = res.PlanIPSets(), res.PlanIPVS()
+		case "userspace":
+			// The proxy sockets themselves are the lab daemon's
+			// (probes.RunDaemon), from the same rendering.
+			res, err := kubeproxy.Userspace(v, node)
+			if err != nil {
+				return fmt.Errorf("kube-proxy userspace %s on %s: %w", kp.Version, n.Name, err)
+			}
+			rules = res.Rules
 		}
 		ns.Sysctls = append(ns.Sysctls, sysctls...)
 		ns.NFAcct = append(ns.NFAcct, nfacct...)
@@ -65,6 +73,29 @@ func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 		ns.IPTables = rules.Merge(ns.IPTables)
 	}
 	return nil
+}
+
+// UserspaceProxies is, per node, the proxy sockets kube-proxy's userspace
+// mode opens there (nil in other modes): the lab daemon opens them.
+func UserspaceProxies(t *topology.Topology) (map[string][]kubeproxy.Proxy, error) {
+	kp := t.KubeProxy
+	if kp == nil || kp.Mode != "userspace" {
+		return nil, nil
+	}
+	v, err := kubeproxy.ParseVersion(kp.Version)
+	if err != nil {
+		return nil, err
+	}
+	services := KubeProxyServices(t, v)
+	out := map[string][]kubeproxy.Proxy{}
+	for _, n := range t.Nodes {
+		res, err := kubeproxy.Userspace(v, kubeproxy.Node{Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services})
+		if err != nil {
+			return nil, err
+		}
+		out[n.Name] = res.Proxies
+	}
+	return out, nil
 }
 
 // KubeProxyServices turns the topology's Services and the pods their

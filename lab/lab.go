@@ -135,7 +135,10 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 	return &Lab{State: st, Topology: sc.Topology, Plan: p}, nil
 }
 
-func hasServers(t *topology.Topology) bool { return len(Servers(t)) > 0 }
+// hasServers: app servers to run, or kube-proxy userspace proxies.
+func hasServers(t *topology.Topology) bool {
+	return len(Servers(t)) > 0 || t.KubeProxy != nil && t.KubeProxy.Mode == "userspace" && len(t.Services) > 0
+}
 
 // Server is one pod or outside host whose ports the lab daemon serves.
 type Server struct {

@@ -93,6 +93,28 @@ func RunDaemon(labName string, ready *os.File) error {
 			return err
 		}
 	}
+	// kube-proxy userspace mode: the proxy sockets on every node.
+	proxiesByNode, err := lab.UserspaceProxies(l.Topology)
+	if err != nil {
+		return err
+	}
+	var proxies []*userspaceProxy
+	for _, n := range l.Topology.Nodes {
+		ns, err := l.NS(n.Name)
+		if err != nil {
+			return err
+		}
+		for _, spec := range proxiesByNode[n.Name] {
+			p, err := openUserspaceProxy(ns, spec)
+			if err != nil {
+				if ready != nil {
+					fmt.Fprintf(ready, "error: kube-proxy on %s: listen :%d for %s: %v\n", n.Name, spec.Port, spec.Service, err)
+				}
+				return err
+			}
+			proxies = append(proxies, p)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	var wg sync.WaitGroup
@@ -105,6 +127,13 @@ func RunDaemon(labName string, ready *os.File) error {
 		go func() {
 			defer wg.Done()
 			s.serveUDP()
+		}()
+	}
+	for _, p := range proxies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.serve()
 		}()
 	}
 	if ready != nil {
@@ -129,6 +158,9 @@ loop:
 	for _, s := range servers {
 		s.ln.Close()
 		s.pc.Close()
+	}
+	for _, p := range proxies {
+		p.close()
 	}
 	wg.Wait()
 	return nil

@@ -196,8 +196,12 @@ func rewrites(hops []Hop, ds []Decision) []Rewrite {
 			default:
 				rw.NAT = "snat"
 			}
+			// Only rules that make this kind of rewrite: other NAT rules
+			// may have moved for other flows of the same probe (a userspace
+			// proxy's own connection, say).
 			for _, d := range ds {
-				if d.Namespace == rw.Namespace && (d.Kind == "ipvs" || natTargets[d.target()]) {
+				kind := natTargets[d.target()]
+				if d.Namespace == rw.Namespace && (d.Kind == "ipvs" || kind != "" && strings.Contains(rw.NAT, kind)) {
 					rw.By = append(rw.By, d)
 				}
 			}
@@ -208,7 +212,8 @@ func rewrites(hops []Hop, ds []Decision) []Rewrite {
 	return out
 }
 
-var natTargets = map[string]bool{"DNAT": true, "SNAT": true, "MASQUERADE": true, "REDIRECT": true}
+// natTargets says which rewrite each NAT target makes.
+var natTargets = map[string]string{"DNAT": "dnat", "REDIRECT": "dnat", "SNAT": "snat", "MASQUERADE": "snat"}
 
 // firstMatch returns the first capture matching m in the first of nss that
 // has one.

@@ -15,6 +15,7 @@ import (
 // Flannel constants (flannel pkg/backend/vxlan, cni-plugin, bridge plugin).
 const (
 	BridgeName    = "cni0"      // bridge plugin defaultBrName
+	DockerBridge  = "docker0"   // flannel <= 0.8: pods are Docker containers
 	VXLANDevice   = "flannel.1" // "flannel.<VNI>"
 	VXLANVNI      = 1           // defaultVNI
 	VXLANPort     = 8472        // dstport unset in flannel: the kernel default
@@ -36,19 +37,29 @@ func flannel(p *plan.Plan, t *topology.Topology) error {
 		mtu -= VXLANOverhead
 	}
 	vpc := p.Namespace(plan.NSName(p.Lab, "vpc"))
+	legacy := t.CNI.LegacyFlannel()
+	br := BridgeName
+	if legacy {
+		br = DockerBridge
+	}
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
 		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
-		// bridge plugin with isGateway: cni0 holds the first address of the
-		// node's block; it sets ip_forward.
+		// bridge plugin with isGateway (or Docker's --bip): the bridge holds
+		// the first address of the node's block; ip_forward is on.
 		ns.Sysctls = append(ns.Sysctls, plan.Sysctl{Key: "net.ipv4.ip_forward", Value: "1"})
-		ns.Links = append(ns.Links, plan.Link{Name: BridgeName, Kind: plan.KindBridge, MTU: mtu, MAC: plan.MAC("node", n.Name, BridgeName)})
-		ns.Addrs = append(ns.Addrs, plan.Addr{Dev: BridgeName, CIDR: fmt.Sprintf("%s/%d", n.Gateway, n.PodNet.Bits())})
+		ns.Links = append(ns.Links, plan.Link{Name: br, Kind: plan.KindBridge, MTU: mtu, MAC: plan.MAC("node", n.Name, br)})
+		ns.Addrs = append(ns.Addrs, plan.Addr{Dev: br, CIDR: fmt.Sprintf("%s/%d", n.Gateway, n.PodNet.Bits())})
 		for _, pod := range t.PodsOn(n.Name) {
 			if pod.HostNetwork {
 				continue
 			}
-			podPod(p, t, n, ns, pod, mtu)
+			podPod(p, t, n, ns, pod, mtu, br, !legacy)
+		}
+		if legacy {
+			legacyVXLANNode(t, n, ns)
+			ns.IPTables = dockerRules(n)
+			continue
 		}
 		switch t.CNI.Backend {
 		case "vxlan":
@@ -79,17 +90,65 @@ func flannel(p *plan.Plan, t *topology.Topology) error {
 // whose host end (veth<8 hex>) is a hairpin port of cni0, the pod's eth0
 // with its address, the route to the flannel Network and the default
 // route, both via the bridge's .1.
-func podPod(p *plan.Plan, t *topology.Topology, n *topology.Node, ns *plan.Namespace, pod *topology.Pod, mtu int) {
+//
+// A Docker container (flannel <= 0.8) has only the default route.
+func podPod(p *plan.Plan, t *topology.Topology, n *topology.Node, ns *plan.Namespace, pod *topology.Pod, mtu int, bridge string, networkRoute bool) {
 	podNS := p.Namespace(plan.NSName(p.Lab, pod.Name))
 	ns.Links = append(ns.Links, plan.Link{
 		Name: plan.VethName(pod.Name), Kind: plan.KindVeth, MTU: mtu, MAC: plan.MAC("node", n.Name, pod.Name),
-		Master: BridgeName, Hairpin: true,
+		Master: bridge, Hairpin: bridge == BridgeName,
 		Peer: &plan.Peer{Namespace: podNS.Name, Name: "eth0", MTU: mtu, MAC: plan.MAC("pod", pod.Name, "eth0")},
 	})
 	podNS.Addrs = append(podNS.Addrs, plan.Addr{Dev: "eth0", CIDR: fmt.Sprintf("%s/%d", pod.Addr, n.PodNet.Bits())})
-	podNS.Routes = append(podNS.Routes,
-		plan.Route{Dst: t.Network.PodsPrefix.String(), Gw: n.Gateway.String(), Dev: "eth0"},
-		plan.Route{Dst: "default", Gw: n.Gateway.String(), Dev: "eth0"})
+	if networkRoute {
+		podNS.Routes = append(podNS.Routes, plan.Route{Dst: t.Network.PodsPrefix.String(), Gw: n.Gateway.String(), Dev: "eth0"})
+	}
+	podNS.Routes = append(podNS.Routes, plan.Route{Dst: "default", Gw: n.Gateway.String(), Dev: "eth0"})
+}
+
+// legacyVXLANNode is flannel <= 0.8's VXLAN (reference cni-datapaths
+// §2.1): flannel.1 holds <lease>.0/<Network prefix>, so one connected
+// route covers the whole Network and there are no per-node routes; an FDB
+// entry per remote host. flanneld answered ARP misses for remote pods
+// (app_solicit=3, L3 miss) with one neighbour entry each; with no miss
+// daemon here, the same entries are installed up front, for every remote
+// pod and each remote lease's .0 (flannel.1) and .1 (docker0).
+func legacyVXLANNode(t *topology.Topology, n *topology.Node, ns *plan.Namespace) {
+	ns.Links = append(ns.Links, plan.Link{
+		Name: VXLANDevice, Kind: plan.KindVXLAN, MTU: cloud.NodeMTU - VXLANOverhead, MAC: vtepMAC(n),
+		VXLAN: &plan.VXLAN{VNI: VXLANVNI, Dev: "eth0", Local: n.Addr.String(), Port: VXLANPort},
+	})
+	ns.Addrs = append(ns.Addrs, plan.Addr{Dev: VXLANDevice, CIDR: fmt.Sprintf("%s/%d", n.PodNet.Addr(), t.Network.PodsPrefix.Bits())})
+	for j := range t.Nodes {
+		r := &t.Nodes[j]
+		if r.Name == n.Name {
+			continue
+		}
+		ns.FDB = append(ns.FDB, plan.FDB{Dev: VXLANDevice, MAC: vtepMAC(r), Dst: r.Addr.String()})
+		ips := []string{r.PodNet.Addr().String(), r.Gateway.String()}
+		for _, pod := range t.PodsOn(r.Name) {
+			if !pod.HostNetwork {
+				ips = append(ips, pod.Addr.String())
+			}
+		}
+		for _, ip := range ips {
+			ns.Neighs = append(ns.Neighs, plan.Neigh{Dev: VXLANDevice, IP: ip, MAC: vtepMAC(r)})
+		}
+	}
+}
+
+// dockerRules is Docker's nat setup for its bridge (pre-1.13 Docker,
+// FORWARD left to ACCEPT): the DOCKER chain for published ports (none
+// here) and the bridge network's masquerade, which also catches pod
+// traffic leaving through flannel.1 (flanneld ran without --ip-masq, so
+// Docker's own rule stayed: seed 003).
+func dockerRules(n *topology.Node) *plan.Ruleset {
+	r := &plan.Ruleset{}
+	r.Append("nat", "PREROUTING", "-m addrtype --dst-type LOCAL -j DOCKER")
+	r.Append("nat", "OUTPUT", "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER")
+	r.Append("nat", "POSTROUTING", fmt.Sprintf("-s %s ! -o %s -j MASQUERADE", n.PodNet, DockerBridge))
+	r.Append("nat", "DOCKER", "-i "+DockerBridge+" -j RETURN")
+	return r
 }
 
 // vxlanNode builds flannel.1 (VNI 1, nolearning, MTU NIC-50, the lease's

@@ -100,6 +100,9 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown listener field", "name: t\nnodes: [{name: n1}]\ncloud:\n  listeners:\n    - {ip: 192.168.1.200, port: 443, backnd: web}\n", []string{"bad.yaml:5"}, 1},
 		{"bad probe protocol", "name: t\nnodes: [{name: n1}]\nprobes:\n  - {from: n1, to: 10.0.0.1:53, protocol: sctp}\n", []string{`bad.yaml:4: probes[0].protocol: unknown protocol "sctp" (fix: use TCP or UDP)`}, 1},
 		{"decidedBy on a connected probe", "name: t\nnodes: [{name: n1}]\nprobes:\n  - from: n1\n    to: 10.0.0.1:80\n    expect: {decidedBy: KUBE-SERVICES}\n", []string{"probes[0].expect.decidedBy: a connected probe has no deciding rule"}, 1},
+		{"pod block inside a carved-out node network", "name: t\nnetwork: {nodes: 172.17.0.0/16, pods: 172.16.0.0/12}\nnodes: [{name: n1, ip: 172.17.42.31, podCIDR: 172.17.1.0/24}]\n", []string{"bad.yaml:3: nodes[0].podCIDR: 172.17.1.0/24 overlaps network.nodes 172.17.0.0/16"}, 1},
+		{"old flannel with host-gw", "name: t\ncni: {plugin: flannel, backend: host-gw, version: \"0.7\"}\nnodes: [{name: n1}]\n", []string{"bad.yaml:2: cni.version: only the vxlan backend is modelled for flannel 0.7"}, 1},
+		{"userspace after its removal", "name: t\nkubeProxy: {mode: userspace, version: \"1.26\"}\nnodes: [{name: n1}]\n", []string{"bad.yaml:2: kubeProxy.version: kube-proxy 1.26 has no userspace mode: it was removed in 1.26 (#112133); use 1.25 or older"}, 1},
 		{"several problems at once", "name: t\nnodes: [{name: n1}]\npods:\n  - {name: p, node: n9}\n  - {name: q, node: n1, ports: [0]}\n", []string{"bad.yaml:4:", "bad.yaml:5:"}, 2},
 	}
 	for _, tc := range cases {

@@ -8,6 +8,7 @@ package topology
 
 import (
 	"net/netip"
+	"regexp"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
@@ -36,7 +37,22 @@ type Topology struct {
 type CNI struct {
 	Plugin  string `yaml:"plugin"`
 	Backend string `yaml:"backend"`
+	// Version of the plugin, where the layout changed with it: flannel
+	// before 0.9 ("0.7") is the old VXLAN layout with pods on Docker's
+	// docker0 (seed 003). Empty means current.
+	Version string `yaml:"version"`
 	Line    int    `yaml:"-"`
+}
+
+// LegacyFlannel reports the flannel <= 0.8 layout: flannel.1 holding
+// <lease>.0/<Network prefix> (one connected route for the whole Network,
+// no per-node routes), pods on docker0 behind Docker's masquerade.
+func (c CNI) LegacyFlannel() bool {
+	if c.Plugin != "flannel" || c.Version == "" {
+		return false
+	}
+	m := flannelVersionRE.FindStringSubmatch(c.Version)
+	return m != nil && m[1] == "0" && atoi(m[2]) < 9
 }
 
 // Network holds the cluster's address plan.
@@ -275,6 +291,13 @@ func ProtocolOf(probe string, target Ref) string {
 		return target.Protocol
 	}
 	return "TCP"
+}
+
+var flannelVersionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)(\.\d+)?$`)
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // Expected returns the expectation that applies under kube-proxy kp.

@@ -16,7 +16,7 @@ const (
 
 // KubeProxyModes are the modes a scenario may name; Implemented says which
 // this version of netlab can build.
-var KubeProxyModes = map[string]bool{"iptables": true, "ipvs": true, "nftables": false, "userspace": false}
+var KubeProxyModes = map[string]bool{"iptables": true, "ipvs": true, "nftables": false, "userspace": true}
 
 var versionRE = regexp.MustCompile(`^v?1\.(\d+)(\.\d+)?$`)
 
@@ -39,7 +39,26 @@ func validateKubeProxy(c *collector, t *Topology) {
 	}
 	if !versionRE.MatchString(kp.Version) {
 		c.add(kp.Line, "kubeProxy.version", `write a Kubernetes minor version such as "1.28"`, "%q is not a Kubernetes version", kp.Version)
+	} else if err := modeExists(kp); err != nil {
+		c.add(kp.Line, "kubeProxy.version", "pick a version that has the mode", "%v", err)
 	}
+}
+
+// modeExists checks that kube-proxy's mode existed at its version:
+// userspace was removed in 1.26 (#112133); IPVS arrived in 1.8 (#46580).
+func modeExists(kp *KubeProxy) error {
+	m := versionRE.FindStringSubmatch(kp.Version)
+	if m == nil {
+		return nil
+	}
+	minor, _ := strconv.Atoi(m[1])
+	switch {
+	case kp.Mode == "userspace" && minor >= 26:
+		return fmt.Errorf("kube-proxy %s has no userspace mode: it was removed in 1.26 (#112133); use 1.25 or older", kp.Version)
+	case kp.Mode == "ipvs" && minor < 8:
+		return fmt.Errorf("kube-proxy %s has no IPVS mode: it arrived as alpha in 1.8 (#46580)", kp.Version)
+	}
+	return nil
 }
 
 // ParseKubeProxy parses a command-line override "MODE@VERSION" (either part
@@ -58,6 +77,9 @@ func ParseKubeProxy(s string) (*KubeProxy, error) {
 	}
 	if !versionRE.MatchString(kp.Version) {
 		return nil, fmt.Errorf("--kube-proxy %s: %q is not a Kubernetes version such as 1.28", s, kp.Version)
+	}
+	if err := modeExists(kp); err != nil {
+		return nil, fmt.Errorf("--kube-proxy %s: %w", s, err)
 	}
 	return kp, nil
 }

@@ -90,6 +90,14 @@ func validateCNI(c *collector, t *Topology) {
 	if t.CNI.Backend == "" {
 		t.CNI.Backend = backends[0]
 	}
+	if v := t.CNI.Version; v != "" {
+		switch {
+		case !flannelVersionRE.MatchString(v):
+			c.add(t.CNI.Line, "cni.version", `write a flannel version such as "0.7" or "0.22.0"`, "%q is not a version", v)
+		case t.CNI.LegacyFlannel() && t.CNI.Backend != "vxlan":
+			c.add(t.CNI.Line, "cni.version", "use backend vxlan, or leave version out", "only the vxlan backend is modelled for flannel %s (the pre-0.9 layout)", v)
+		}
+	}
 	for _, b := range backends {
 		if b == t.CNI.Backend {
 			return
@@ -161,6 +169,13 @@ func validateNetwork(c *collector, t *Topology) {
 	all := []named{{"network.nodes", n.NodesPrefix, ok1}, {"network.pods", n.PodsPrefix, ok2}, {"network.services", n.ServicesPrefix, ok3}}
 	for i := range all {
 		for j := i + 1; j < len(all); j++ {
+			// Old flannel clusters often carved the hosts' network out of
+			// the flannel Network (seed 003: hosts 172.17.0.0/16 inside
+			// 172.16.0.0/12): the hosts' more specific route wins. Allowed
+			// as long as no node's pod block overlaps it (validateNodes).
+			if i == 0 && j == 1 && ok1 && ok2 && n.PodsPrefix.Bits() < n.NodesPrefix.Bits() && n.PodsPrefix.Contains(n.NodesPrefix.Addr()) {
+				continue
+			}
 			if all[i].ok && all[j].ok && all[i].p.Overlaps(all[j].p) {
 				c.add(n.Line, all[j].field, "give nodes, pods and services disjoint CIDRs", "%s overlaps %s %s", all[j].p, all[i].field, all[i].p)
 			}
@@ -252,6 +267,9 @@ func validateNodes(c *collector, t *Topology, claim func(int, string, string, st
 			if !n.PodsPrefix.Contains(p.Addr()) || p.Bits() < n.PodsPrefix.Bits() {
 				c.add(nd.Line, field+".podCIDR", "pick a block inside network.pods", "%s is outside network.pods %s", p, n.PodsPrefix)
 			}
+		}
+		if carved := n.NodesPrefix.IsValid() && n.PodsPrefix.Bits() < n.NodesPrefix.Bits() && n.PodsPrefix.Contains(n.NodesPrefix.Addr()); carved && nd.PodNet.IsValid() && nd.PodNet.Overlaps(n.NodesPrefix) {
+			c.add(nd.Line, field+".podCIDR", "give the node a pod block outside network.nodes", "%s overlaps network.nodes %s", nd.PodNet, n.NodesPrefix)
 		}
 		if nd.PodNet.IsValid() {
 			for j, b := range blocks {
