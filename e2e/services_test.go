@@ -49,6 +49,27 @@ func TestServicesIPTables(t *testing.T) {
 	}
 }
 
+// TestServicesIPVS and TestServicesUserspace run the same smoke set (SCENARIOS
+// section E) under the other kube-proxy modes: the "when" entries hold what
+// each does differently (no real servers instead of REJECT, #97081, the
+// 1.8 alpha's broken hairpin, the userspace proxy hiding every client).
+func TestServicesIPVS(t *testing.T) {
+	testenv.RequireFeatures(t, kernel.IPVS, kernel.Dummy, kernel.Ipset)
+	for _, v := range []string{"1.8", "1.10", "1.22", "1.24", "1.31"} {
+		t.Run(v, func(t *testing.T) {
+			runChecks(t, upWith(t, "flannel-services", "ipvs@"+v, "s"))
+		})
+	}
+}
+
+func TestServicesUserspace(t *testing.T) {
+	for _, v := range []string{"1.2", "1.25"} {
+		t.Run(v, func(t *testing.T) {
+			runChecks(t, upWith(t, "flannel-services", "userspace@"+v, "s"))
+		})
+	}
+}
+
 // TestServiceConntrackShowsDNAT: a pod's probe to a ClusterIP leaves a
 // conntrack entry on its node with the Service IP as original destination
 // and the endpoint as reply source; the endpoint's node sees only pod to

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"sort"
@@ -258,15 +259,31 @@ func (o *ipvsObserver) after(req []Hop) []Decision {
 }
 
 // readProcNet reads /proc/net/<name> as a namespace sees it (the thread's,
-// not the process's: /proc/thread-self).
+// not the process's: /proc/thread-self). It reads with one large buffer:
+// IPVS's seq files lose entries when a read is split across several
+// small read() calls (seen in the 6.1 guest with os.ReadFile's 512-byte
+// first read: a virtual server went missing, now and then).
 func readProcNet(ns, name string) (string, error) {
-	var data []byte
+	var out []byte
 	err := apply.Do(ns, func() error {
-		var err error
-		data, err = os.ReadFile("/proc/thread-self/net/" + name)
-		return err
+		f, err := os.Open("/proc/thread-self/net/" + name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		buf := make([]byte, 1<<20)
+		for {
+			n, err := f.Read(buf)
+			out = append(out, buf[:n]...)
+			if err == io.EOF || n == 0 {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
 	})
-	return string(data), err
+	return string(out), err
 }
 
 type ipvsConn struct {
