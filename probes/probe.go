@@ -53,10 +53,11 @@ type Result struct {
 	Error             string  `json:"error,omitempty"`
 	// Conntrack holds, per node, the entries of this probe's flow.
 	Conntrack map[string][]Flow `json:"conntrack"`
-	// Hops is the devices the probe's first packet (its SYN) crossed, in
-	// order, as a packet capture on every lab namespace saw it; Path is
-	// the same as the field articles draw it (ShortPath). ReplyHops is the
-	// answer's way back, given only where it differs from Hops reversed.
+	// Hops is the devices the probe's first packet (its SYN, or its UDP
+	// datagram) crossed, in order, as a packet capture on every lab
+	// namespace saw it; Path is the same as the field articles draw it
+	// (ShortPath). ReplyHops is the answer's way back, given only where it
+	// differs from Hops reversed.
 	Hops      []Hop    `json:"hops"`
 	Path      []string `json:"path,omitempty"`
 	ReplyHops []Hop    `json:"replyHops,omitempty"`

@@ -294,7 +294,7 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 		end := last(r.Hops)
 		v.At = end
 		if end == nil {
-			v.Summary = r.Result + ": the SYN was not seen on any device (dropped in the client's own namespace)"
+			v.Summary = r.Result + ": the first packet was not seen on any device (dropped in the client's own namespace)"
 			if d := deciding(r.Decisions, srcNS, "DROP"); d != nil {
 				v.DecidedBy = d
 				v.Summary += "; dropped by " + d.String()

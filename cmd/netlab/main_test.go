@@ -136,6 +136,10 @@ func TestCLILifecycle(t *testing.T) {
 	if code, out, _ := cli(t, "test", name); code != 0 || !strings.Contains(out, "8 passed, 0 failed") {
 		t.Errorf("test: exit %d\n%s", code, out)
 	}
+	if code, out, _ := cli(t, "trace", name, "client-a", "pod/web-2"); code != 0 || !strings.Contains(out, "node-1:flannel.1") ||
+		!strings.Contains(out, "verdict: delivered to web-2 on node-2") {
+		t.Errorf("trace: exit %d\n%s", code, out)
+	}
 	if code, out, _ := cli(t, "conntrack", name, "node-1"); code != 0 || !strings.Contains(out, "10.244.1.2:80") {
 		t.Errorf("conntrack: exit %d\n%s", code, out)
 	}
@@ -204,5 +208,29 @@ func TestDiffShowsTheLayoutChange(t *testing.T) {
 	code, out, _ = cli(t, "diff", "flannel-services", "iptables@1.28", "iptables@1.28", "-o", "json")
 	if code != 0 || strings.Contains(out, "@@") {
 		t.Errorf("same version differs: exit %d\n%s", code, out)
+	}
+}
+
+// TestTestExplainsFailures: a failing probe is followed by its path and,
+// with --explain, the rule that decided it.
+func TestTestExplainsFailures(t *testing.T) {
+	testenv.RequireRoot(t)
+	file := filepath.Join(t.TempDir(), "wrong.yaml")
+	yaml := `name: ` + testenv.Prefix(t) + `-x
+nodes: [{name: node-1}]
+pods:
+  - {name: client, node: node-1}
+services:
+  - {name: empty, selector: {app: nothing}, ports: [{port: 80}]}
+probes:
+  - {name: wrongly expects an answer, from: client, to: svc/empty}
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := cli(t, "test", file, "--explain")
+	if code != 1 || !strings.Contains(out, "path: client:eth0 -> node-1:veth -> node-1:cni0") ||
+		!strings.Contains(out, `verdict: refused by ICMP type 3 code 3 from node-1 (node-1 iptables filter/KUBE-SERVICES`) {
+		t.Errorf("exit %d\n%s", code, out)
 	}
 }

@@ -19,7 +19,7 @@ import (
 func testCmd() *cobra.Command {
 	var (
 		out, kubeProxy string
-		keep           bool
+		keep, explain  bool
 		timeout        time.Duration
 	)
 	c := &cobra.Command{
@@ -27,10 +27,15 @@ func testCmd() *cobra.Command {
 		Short: "Run a scenario's probes against their expectations (exit 1 on any mismatch)",
 		Long: `test fires every probe of a scenario and compares what it observed with what the scenario
 expects. Given a running lab it tests that lab; given a scenario (built-in name or file)
-it brings a lab up, tests it and takes it down again (--keep leaves it up).`,
+it brings a lab up, tests it and takes it down again (--keep leaves it up).
+
+Each failure is followed by the path the probe took and, with --explain (which watches rule
+counters, as netlab trace does, for every probe), the verdict: the rule that refused or
+dropped it.`,
 		Example: `  netlab test flannel-vxlan
   netlab test ./my-cluster.yaml --keep
-  netlab test mylab -o json`,
+  netlab test mylab -o json
+  netlab test flannel-local-mode --kube-proxy ipvs@1.24 --explain`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) (err error) {
 			if err := checkOutput(out); err != nil {
@@ -62,7 +67,7 @@ it brings a lab up, tests it and takes it down again (--keep leaves it up).`,
 			if err != nil {
 				return err
 			}
-			checks, err := probes.RunScenario(l, probes.Options{Timeout: timeout})
+			checks, err := probes.RunScenario(l, probes.Options{Timeout: timeout, Rules: explain})
 			if err != nil {
 				return err
 			}
@@ -88,6 +93,7 @@ it brings a lab up, tests it and takes it down again (--keep leaves it up).`,
 	}
 	c.Flags().BoolVar(&keep, "keep", false, "leave the lab up after testing a scenario")
 	c.Flags().DurationVar(&timeout, "timeout", probes.DefaultTimeout, "per-probe timeout")
+	c.Flags().BoolVar(&explain, "explain", false, "watch rule counters for every probe and print each failure's verdict")
 	addKubeProxy(c, &kubeProxy)
 	addOutput(c, &out)
 	return c
@@ -107,6 +113,16 @@ func printChecks(checks []*probes.Check) {
 	for _, c := range checks {
 		for _, f := range c.Failures {
 			fmt.Printf("FAIL %s: %s\n", c.Name, f)
+		}
+		// What the last run saw: its path and, with --explain, why.
+		if !c.Pass && len(c.Results) > 0 {
+			r := c.Results[len(c.Results)-1]
+			if len(r.Path) > 0 {
+				fmt.Printf("     path: %s\n", strings.Join(r.Path, " -> "))
+			}
+			if r.Verdict != nil {
+				fmt.Printf("     verdict: %s\n", r.Verdict.Summary)
+			}
 		}
 	}
 }
