@@ -62,6 +62,25 @@ func TestServicesIPVS(t *testing.T) {
 	}
 }
 
+// TestServicesBackends runs the smoke set on the other flannel backends
+// (the "cni" when entries hold what differs).
+func TestServicesBackends(t *testing.T) {
+	data, _ := topologies.Get("flannel-services")
+	for _, b := range []string{"host-gw", "vpc-route"} {
+		t.Run(b, func(t *testing.T) {
+			text := strings.Replace(string(data), "backend: vxlan", "backend: "+b, 1)
+			if text == string(data) {
+				t.Fatal("flannel-services no longer names its backend as expected")
+			}
+			sc, err := lab.LoadScenario("builtin:flannel-services.yaml", []byte(text), "iptables@1.28")
+			if err != nil {
+				t.Fatal(err)
+			}
+			runChecks(t, up(t, sc, "b"))
+		})
+	}
+}
+
 func TestServicesUserspace(t *testing.T) {
 	for _, v := range []string{"1.2", "1.25"} {
 		t.Run(v, func(t *testing.T) {

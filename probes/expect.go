@@ -48,7 +48,7 @@ func RunScenario(l *lab.Lab, o Options) ([]*Check, error) {
 
 // RunCheck runs one probe definition against its expectation.
 func RunCheck(l *lab.Lab, p topology.Probe, o Options) (*Check, error) {
-	want := p.Expected(l.Topology.KubeProxy)
+	want := p.Expected(l.Topology)
 	c := &Check{Name: p.Name, From: p.From, To: p.To, Expect: want, Pass: true, Servers: map[string]int{}, Line: p.Line}
 	repeat := max(want.Repeat, 1)
 	if want.DecidedBy != "" {

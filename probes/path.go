@@ -234,8 +234,17 @@ func answersRequest(req packet, local netip.AddrPort, server [2]netip.AddrPort) 
 	return func(p *packet) bool {
 		switch p.Proto {
 		case "icmp":
+			// For TCP any transmission of the SYN (a retransmission has a
+			// new IP ID, the same sequence number): the first may have
+			// gone unanswered, ICMP errors being rate-limited.
 			q := p.Quoted
-			return q != nil && q.Proto == req.Proto && q.ID == req.ID && (q.Proto != "tcp" || q.Seq == req.Seq)
+			if q == nil || q.Proto != req.Proto {
+				return false
+			}
+			if q.Proto == "tcp" {
+				return q.Seq == req.Seq
+			}
+			return q.ID == req.ID
 		case "tcp":
 			return req.Proto == "tcp" && p.Ack == req.Seq+1 && (p.Flags&tcpRST != 0 || p.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK)
 		case "udp":

@@ -103,6 +103,7 @@ func TestLoadErrors(t *testing.T) {
 		{"pod block inside a carved-out node network", "name: t\nnetwork: {nodes: 172.17.0.0/16, pods: 172.16.0.0/12}\nnodes: [{name: n1, ip: 172.17.42.31, podCIDR: 172.17.1.0/24}]\n", []string{"bad.yaml:3: nodes[0].podCIDR: 172.17.1.0/24 overlaps network.nodes 172.17.0.0/16"}, 1},
 		{"old flannel with host-gw", "name: t\ncni: {plugin: flannel, backend: host-gw, version: \"0.7\"}\nnodes: [{name: n1}]\n", []string{"bad.yaml:2: cni.version: only the vxlan backend is modelled for flannel 0.7"}, 1},
 		{"userspace after its removal", "name: t\nkubeProxy: {mode: userspace, version: \"1.26\"}\nnodes: [{name: n1}]\n", []string{"bad.yaml:2: kubeProxy.version: kube-proxy 1.26 has no userspace mode: it was removed in 1.26 (#112133); use 1.25 or older"}, 1},
+		{"when with an unknown backend", "name: t\nnodes: [{name: n1}]\nprobes:\n  - from: n1\n    to: 10.0.0.1:80\n    when:\n      - {cni: ipip, expect: {result: refused}}\n", []string{`bad.yaml:7: probes[0].when[0].cni: unknown flannel backend "ipip" (fix: flannel backends: vxlan, host-gw, vpc-route)`}, 1},
 		{"several problems at once", "name: t\nnodes: [{name: n1}]\npods:\n  - {name: p, node: n9}\n  - {name: q, node: n1, ports: [0]}\n", []string{"bad.yaml:4:", "bad.yaml:5:"}, 2},
 	}
 	for _, tc := range cases {
@@ -132,6 +133,27 @@ func TestMatchKubeProxy(t *testing.T) {
 	} {
 		if got, err := MatchKubeProxy(pattern, kp); err != nil || got != want {
 			t.Errorf("MatchKubeProxy(%q) = %v, %v; want %v", pattern, got, err, want)
+		}
+	}
+}
+
+// TestExpectedByBackend: a when entry may name a CNI backend, alone or with
+// a kube-proxy pattern; the first match wins.
+func TestExpectedByBackend(t *testing.T) {
+	p := Probe{Expect: Expect{Result: "connected"}, When: []When{
+		{CNI: "host-gw", KubeProxy: "ipvs", Expect: Expect{Result: "timeout"}},
+		{CNI: "host-gw", Expect: Expect{Result: "refused"}},
+		{KubeProxy: "ipvs", Expect: Expect{Result: "unreachable"}},
+	}}
+	for _, tc := range []struct{ backend, mode, want string }{
+		{"host-gw", "ipvs", "timeout"},
+		{"host-gw", "iptables", "refused"},
+		{"vxlan", "ipvs", "unreachable"},
+		{"vxlan", "iptables", "connected"},
+	} {
+		topo := &Topology{CNI: CNI{Plugin: "flannel", Backend: tc.backend}, KubeProxy: &KubeProxy{Mode: tc.mode, Version: "1.28"}}
+		if got := p.Expected(topo).Result; got != tc.want {
+			t.Errorf("%s/%s: %s, want %s", tc.backend, tc.mode, got, tc.want)
 		}
 	}
 }

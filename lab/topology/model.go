@@ -274,9 +274,12 @@ type Probe struct {
 }
 
 // When is an expectation that holds for kube-proxy modes and versions
-// matching KubeProxy: "MODE", "MODE@1.22", "MODE@<1.24", "MODE@>=1.24".
+// matching KubeProxy ("MODE", "MODE@1.22", "MODE@<1.24", "MODE@>=1.24")
+// and, if CNI is set, for that CNI backend ("vxlan", "host-gw", ...).
+// At least one of the two is given.
 type When struct {
 	KubeProxy string `yaml:"kubeProxy"`
+	CNI       string `yaml:"cni"`
 	Expect    Expect `yaml:"expect"`
 	Line      int    `yaml:"-"`
 }
@@ -300,10 +303,15 @@ func atoi(s string) int {
 	return n
 }
 
-// Expected returns the expectation that applies under kube-proxy kp.
-func (p *Probe) Expected(kp *KubeProxy) Expect {
+// Expected returns the expectation that applies to the probe in topology
+// t (its kube-proxy and CNI backend): the first matching when, else
+// Expect.
+func (p *Probe) Expected(t *Topology) Expect {
 	for _, w := range p.When {
-		if ok, _ := MatchKubeProxy(w.KubeProxy, kp); ok {
+		if w.CNI != "" && w.CNI != t.CNI.Backend {
+			continue
+		}
+		if ok, _ := MatchKubeProxy(w.KubeProxy, t.KubeProxy); ok || w.KubeProxy == "" {
 			return w.Expect
 		}
 	}

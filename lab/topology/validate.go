@@ -473,8 +473,11 @@ func validateProbes(c *collector, t *Topology) {
 		for j := range pr.When {
 			w := &pr.When[j]
 			wf := fmt.Sprintf("%s.when[%d]", field, j)
-			if _, err := MatchKubeProxy(w.KubeProxy, nil); err != nil || w.KubeProxy == "" {
-				c.add(max(w.Line, pr.Line), wf+".kubeProxy", `write MODE, MODE@1.22, MODE@<1.24 or MODE@>=1.24`, "bad kube-proxy pattern %q", w.KubeProxy)
+			if _, err := MatchKubeProxy(w.KubeProxy, nil); err != nil && w.KubeProxy != "" || w.KubeProxy == "" && w.CNI == "" {
+				c.add(max(w.Line, pr.Line), wf+".kubeProxy", `write MODE, MODE@1.22, MODE@<1.24 or MODE@>=1.24 (or give cni: BACKEND)`, "bad kube-proxy pattern %q", w.KubeProxy)
+			}
+			if w.CNI != "" && !slices.Contains(Backends[t.CNI.Plugin], w.CNI) {
+				c.add(max(w.Line, pr.Line), wf+".cni", fmt.Sprintf("%s backends: %s", t.CNI.Plugin, strings.Join(Backends[t.CNI.Plugin], ", ")), "unknown %s backend %q", t.CNI.Plugin, w.CNI)
 			}
 			validateExpect(c, t, &w.Expect, max(w.Line, pr.Line), wf+".expect")
 		}
