@@ -195,9 +195,9 @@ func TestSeed002IPVS(t *testing.T) {
 
 // TestSeed003Userspace runs seed 003 (flannel 0.5 layout on docker0,
 // kube-proxy userspace 1.1) and the same cluster under iptables 1.22. A
-// trace of a pod's ClusterIP connection ends at the node: kube-proxy's
-// REDIRECT hands it to its own socket (the proxy's port on docker0's
-// address), and the backend is reached by another connection.
+// trace of a pod's ClusterIP connection shows kube-proxy's REDIRECT to its
+// own socket (the proxy's port on docker0's address), the relay, and the
+// proxy's own connection to the backend from flannel.1's address.
 func TestSeed003Userspace(t *testing.T) {
 	for _, kp := range []string{"userspace@1.1", "iptables@1.22"} {
 		t.Run(kp, func(t *testing.T) {
@@ -212,10 +212,17 @@ func TestSeed003Userspace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			last := r.Hops[len(r.Hops)-1]
-			if r.Result != "connected" || last.Owner != "kube-node1" || last.Device != "docker0" || last.Dst != "172.16.28.1:20000" ||
-				len(r.Rewrites) != 1 || len(r.Rewrites[0].By) != 1 || !strings.Contains(r.Rewrites[0].By[0].Rule, "-j REDIRECT --to-ports 20000") {
-				t.Errorf("result %s, last hop %+v, rewrites %+v", r.Result, last, r.Rewrites)
+			if r.Server == nil {
+				t.Fatalf("no answer: %s", r.Error)
+			}
+			want := []string{"sshd-2:eth0", "kube-node1:veth", "kube-node1:docker0", "kube-node1:proxy", "kube-node1:flannel.1", "kube-node1:eth0", "vpc",
+				"kube-node2:eth0", "kube-node2:flannel.1", "kube-node2:docker0", "kube-node2:veth", r.Server.Pod + ":eth0"}
+			wantPath(t, "D2 through the userspace proxy", r, want...)
+			if h := r.Hops[2]; h.Dst != "172.16.28.1:20000" || !strings.HasPrefix(r.Hops[4].Src, "172.16.28.0:") {
+				t.Errorf("REDIRECT to %s, relay from %s", h.Dst, r.Hops[4].Src)
+			}
+			if len(r.Rewrites) != 1 || len(r.Rewrites[0].By) != 1 || !strings.Contains(r.Rewrites[0].By[0].Rule, "-j REDIRECT --to-ports 20000") {
+				t.Errorf("rewrites %+v", r.Rewrites)
 			}
 		})
 	}

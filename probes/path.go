@@ -17,8 +17,10 @@ type Hop struct {
 	Owner  string `json:"owner"`
 	Device string `json:"device"`
 	// Dir is in, out, in+out (the namespace routed it back out of the same
-	// device), or bridged (a bridge that switched it between two of its
-	// ports: its own counters and taps do not see such a frame).
+	// device), bridged (a bridge that switched it between two of its
+	// ports: its own counters and taps do not see such a frame), or relay
+	// (Device "proxy": a proxy in that namespace, kube-proxy's userspace
+	// mode, took the connection and opened its own, whose hops follow).
 	Dir string `json:"dir"`
 	// Src and Dst are the packet's addresses on this device, after any NAT
 	// before it.

@@ -181,7 +181,12 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 		}
 	}
 	if tr != nil && local.IsValid() {
-		tr.explain(r, ns, proto, local, obs)
+		var seen [2]netip.AddrPort
+		if ans != nil {
+			seen[0], _ = netip.ParseAddrPort(ans.Client)
+			seen[1], _ = netip.ParseAddrPort(ans.Local)
+		}
+		tr.explain(r, ns, proto, local, seen, obs)
 	}
 	if !o.NoConntrack && local.IsValid() {
 		tuples := [][2]netip.AddrPort{{local, dst.AddrPort()}}

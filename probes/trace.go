@@ -97,7 +97,10 @@ func (t *Tracer) start(rules bool) []observer {
 
 // explain fills a probe result's hops, decisions and verdict from what the
 // capture and the observers saw.
-func (t *Tracer) explain(r *Result, srcNS, proto string, local netip.AddrPort, obs []observer) {
+//
+// seen is the answering server's view of the connection (client, server),
+// when one answered: it lets the trace follow a proxy's own connection.
+func (t *Tracer) explain(r *Result, srcNS, proto string, local netip.AddrPort, seen [2]netip.AddrPort, obs []observer) {
 	caps := t.cap.collect()
 	// A node's own connection to an address IPVS serves can be refused in
 	// OUTPUT, before its SYN reaches any device: then only the answer is
@@ -113,11 +116,12 @@ func (t *Tracer) explain(r *Result, srcNS, proto string, local netip.AddrPort, o
 		answers = answersRequest(first, local, server)
 	}
 	r.Hops = t.wires.hops(req)
-	r.Path = ShortPath(r.Hops)
 	reqEnd := srcNS
 	if len(req) > 0 {
 		reqEnd = req[len(req)-1].ns
 	}
+	r.Hops = append(r.Hops, t.relayed(caps, r, proto, reqEnd, seen)...)
+	r.Path = ShortPath(r.Hops)
 	// The answer to follow: the first one the client saw, else the first
 	// one sent where the request ended.
 	var reply []captured
@@ -165,9 +169,14 @@ type Rewrite struct {
 func rewrites(hops []Hop, ds []Decision) []Rewrite {
 	var out []Rewrite
 	for i := 0; i < len(hops); {
+		// A proxy's relay starts a new connection: no rewrite spans it.
+		if hops[i].Dir == "relay" {
+			i++
+			continue
+		}
 		j := i
 		var first, last *Hop
-		for ; j < len(hops) && hops[j].Namespace == hops[i].Namespace; j++ {
+		for ; j < len(hops) && hops[j].Namespace == hops[i].Namespace && hops[j].Dir != "relay"; j++ {
 			if hops[j].Src == "" {
 				continue
 			}
@@ -214,6 +223,34 @@ func rewrites(hops []Hop, ds []Decision) []Rewrite {
 
 // natTargets says which rewrite each NAT target makes.
 var natTargets = map[string]string{"DNAT": "dnat", "REDIRECT": "dnat", "SNAT": "snat", "MASQUERADE": "snat"}
+
+// relayed follows a proxy's own connection: when the request ended in a
+// namespace that is not the server's (kube-proxy's userspace mode accepted
+// it there) and a connection with the addresses the server saw started
+// from that namespace, its hops continue the path after a "relay" hop.
+func (t *Tracer) relayed(caps map[string][]captured, r *Result, proto, reqEnd string, seen [2]netip.AddrPort) []Hop {
+	if r.Server == nil || !seen[0].IsValid() || !seen[1].IsValid() {
+		return nil
+	}
+	serverNS, err := lab.Namespace(t.lab.Topology, t.lab.State.Lab, r.Server.Pod)
+	if err != nil || serverNS == reqEnd {
+		return nil
+	}
+	var first packet
+	found := false
+	for _, c := range caps[serverNS] {
+		p := c.pkt
+		if !c.out && p.Proto == proto && p.Src == seen[0] && p.Dst == seen[1] && (proto != "tcp" || p.Flags&(tcpSYN|tcpACK) == tcpSYN) {
+			first, found = p, true
+			break
+		}
+	}
+	if !found || origin(caps, isRequest(first), reqEnd) != reqEnd {
+		return nil
+	}
+	relay := Hop{Namespace: reqEnd, Owner: t.wires.owner[reqEnd], Device: "proxy", Dir: "relay"}
+	return append([]Hop{relay}, t.wires.hops(t.wires.follow(caps, isRequest(first), reqEnd))...)
+}
 
 // firstMatch returns the first capture matching m in the first of nss that
 // has one.
