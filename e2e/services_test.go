@@ -206,12 +206,7 @@ func TestSeed003Userspace(t *testing.T) {
 			if kp != "userspace@1.1" {
 				return
 			}
-			o := probeOptions()
-			o.Rules = true
-			r, err := probes.Run(l, "sshd-2", "svc/my-nginx-service", o)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := trace(t, l, "sshd-2", "svc/my-nginx-service")
 			if r.Server == nil {
 				t.Fatalf("no answer: %s", r.Error)
 			}

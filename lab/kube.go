@@ -25,7 +25,7 @@ func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 	}
 	services := KubeProxyServices(t, v)
 	for _, n := range t.Nodes {
-		node := kubeproxy.Node{Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services}
+		node := kubeProxyNode(t, &n, services)
 		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
 		var (
 			rules   *plan.Ruleset
@@ -75,6 +75,12 @@ func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 	return nil
 }
 
+// kubeProxyNode is kube-proxy's view of one node: its address, the
+// cluster CIDR (--cluster-cidr) and every Service.
+func kubeProxyNode(t *topology.Topology, n *topology.Node, services []kubeproxy.Service) kubeproxy.Node {
+	return kubeproxy.Node{Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services}
+}
+
 // UserspaceProxies is, per node, the proxy sockets kube-proxy's userspace
 // mode opens there (nil in other modes): the lab daemon opens them.
 func UserspaceProxies(t *topology.Topology) (map[string][]kubeproxy.Proxy, error) {
@@ -89,7 +95,7 @@ func UserspaceProxies(t *topology.Topology) (map[string][]kubeproxy.Proxy, error
 	services := KubeProxyServices(t, v)
 	out := map[string][]kubeproxy.Proxy{}
 	for _, n := range t.Nodes {
-		res, err := kubeproxy.Userspace(v, kubeproxy.Node{Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services})
+		res, err := kubeproxy.Userspace(v, kubeProxyNode(t, &n, services))
 		if err != nil {
 			return nil, err
 		}

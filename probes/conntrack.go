@@ -13,11 +13,33 @@ import (
 	"github.com/netlab/netlab/lab/apply"
 )
 
-// lookupFlow asks one namespace's conntrack for the entry holding a tuple
-// (in either direction) with a ctnetlink GET: a hash lookup, unlike a dump,
+// lookupFlows asks one namespace's conntrack for the entries holding any
+// of the tuples (in either direction), one ctnetlink GET per tuple from a
+// single switch into the namespace: a GET is a hash lookup, unlike a dump,
 // which walks the kernel's global table (262,144 buckets here) and costs
-// milliseconds. It returns nil when there is no such entry.
-func lookupFlow(ns string, proto uint8, src, dst netip.AddrPort) (*Flow, error) {
+// milliseconds. An entry found by several tuples is listed once.
+func lookupFlows(ns string, proto uint8, tuples [][2]netip.AddrPort) ([]Flow, error) {
+	var out []Flow
+	seen := map[Tuple]bool{}
+	err := apply.Do(ns, func() error {
+		for _, t := range tuples {
+			f, err := lookupFlow(proto, t[0], t[1])
+			if err != nil {
+				return err
+			}
+			if f != nil && !seen[f.Orig] {
+				seen[f.Orig] = true
+				out = append(out, *f)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// lookupFlow is one GET, in the current namespace; nil when there is no
+// such entry.
+func lookupFlow(proto uint8, src, dst netip.AddrPort) (*Flow, error) {
 	req := nl.NewNetlinkRequest((unix.NFNL_SUBSYS_CTNETLINK<<8)|nl.IPCTNL_MSG_CT_GET, unix.NLM_F_ACK)
 	req.AddData(&nl.Nfgenmsg{NfgenFamily: unix.AF_INET, Version: nl.NFNETLINK_V0})
 	tuple := nl.NewRtAttr(unix.NLA_F_NESTED|nl.CTA_TUPLE_ORIG, nil)
@@ -30,12 +52,7 @@ func lookupFlow(ns string, proto uint8, src, dst netip.AddrPort) (*Flow, error) 
 	p.AddRtAttr(nl.CTA_PROTO_SRC_PORT, binary.BigEndian.AppendUint16(nil, src.Port()))
 	p.AddRtAttr(nl.CTA_PROTO_DST_PORT, binary.BigEndian.AppendUint16(nil, dst.Port()))
 	req.AddData(tuple)
-	var msgs [][]byte
-	err := apply.Do(ns, func() error {
-		var err error
-		msgs, err = req.Execute(unix.NETLINK_NETFILTER, 0)
-		return err
-	})
+	msgs, err := req.Execute(unix.NETLINK_NETFILTER, 0)
 	if errors.Is(err, syscall.ENOENT) {
 		return nil, nil
 	}

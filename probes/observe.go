@@ -56,8 +56,10 @@ func (d Decision) target() string {
 type observer interface {
 	// before snapshots what after compares against.
 	before() error
-	// after reports what changed, given the request's hops.
-	after(req []Hop) []Decision
+	// after reports what changed in the namespaces the flow crossed
+	// (onPath), given the request's hops. Anything else that moved counters
+	// meanwhile (a fresh interface's IGMP report, say) is not this flow's.
+	after(req []Hop, onPath map[string]bool) []Decision
 }
 
 // observers are the factories of every observer, given the lab's plan;
@@ -98,19 +100,22 @@ func newIPTablesObserver(p *plan.Plan) observer {
 }
 
 func (o *iptablesObserver) before() error {
-	snaps, err := o.snapshot()
+	snaps, err := o.snapshot(nil)
 	o.counts = snaps
 	return err
 }
 
-// snapshot reads iptables-save -c in every namespace with rules, in
-// parallel (each is an exec).
-func (o *iptablesObserver) snapshot() (map[string]map[ruleKey]counter, error) {
+// snapshot reads iptables-save -c in every namespace with rules that only
+// allows (nil: all), in parallel (each is an exec).
+func (o *iptablesObserver) snapshot(only map[string]bool) (map[string]map[ruleKey]counter, error) {
 	out := make(map[string]map[ruleKey]counter, len(o.nss))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var firstErr error
 	for _, ns := range o.nss {
+		if only != nil && !only[ns.Name] {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -130,10 +135,13 @@ func (o *iptablesObserver) snapshot() (map[string]map[ruleKey]counter, error) {
 	return out, firstErr
 }
 
-func (o *iptablesObserver) after([]Hop) []Decision {
-	now, _ := o.snapshot()
+func (o *iptablesObserver) after(_ []Hop, onPath map[string]bool) []Decision {
+	now, _ := o.snapshot(onPath)
 	var out []Decision
 	for _, ns := range o.nss {
+		if !onPath[ns.Name] {
+			continue
+		}
 		before, after := o.counts[ns.Name], now[ns.Name]
 		var moved []ruleKey
 		for k, n := range after {
@@ -231,7 +239,7 @@ func (o *ipvsObserver) before() error { return nil }
 
 // after reports, for every IPVS namespace the request entered, the
 // connection entry IPVS made for it: virtual server and real server.
-func (o *ipvsObserver) after(req []Hop) []Decision {
+func (o *ipvsObserver) after(req []Hop, _ map[string]bool) []Decision {
 	var out []Decision
 	done := map[string]bool{}
 	for _, h := range req {

@@ -222,7 +222,7 @@ func isRequest(req packet) func(*packet) bool {
 			return false
 		}
 		if p.Proto == "tcp" {
-			return p.Flags&(tcpSYN|tcpACK) == tcpSYN && p.Seq == req.Seq
+			return isSYN(p) && p.Seq == req.Seq
 		}
 		return p.Len == req.Len
 	}
@@ -248,7 +248,7 @@ func answersRequest(req packet, local netip.AddrPort, server [2]netip.AddrPort) 
 			}
 			return q.ID == req.ID
 		case "tcp":
-			return req.Proto == "tcp" && p.Ack == req.Seq+1 && (p.Flags&tcpRST != 0 || p.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK)
+			return req.Proto == "tcp" && p.Ack == req.Seq+1 && (p.Flags&tcpRST != 0 || isSYNACK(p))
 		case "udp":
 			return req.Proto == "udp" && (p.Dst == local || p.Src == server[1] && p.Dst == server[0])
 		}
@@ -263,7 +263,7 @@ func answersTuple(proto string, local netip.AddrPort) func(*packet) bool {
 	return func(p *packet) bool {
 		switch p.Proto {
 		case "tcp":
-			return proto == "tcp" && p.Dst == local && (p.Flags&tcpRST != 0 || p.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK)
+			return proto == "tcp" && p.Dst == local && (p.Flags&tcpRST != 0 || isSYNACK(p))
 		case "udp":
 			return proto == "udp" && p.Dst == local
 		case "icmp":
@@ -273,6 +273,10 @@ func answersTuple(proto string, local netip.AddrPort) func(*packet) bool {
 	}
 }
 
+// isSYN is a connection's first segment; isSYNACK its acceptance.
+func isSYN(p *packet) bool    { return p.Flags&(tcpSYN|tcpACK) == tcpSYN }
+func isSYNACK(p *packet) bool { return p.Flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK }
+
 // samePacket matches captures of exactly the packet p (its copies on every
 // device, whatever NAT did to its addresses).
 func samePacket(p packet) func(*packet) bool {
@@ -281,12 +285,13 @@ func samePacket(p packet) func(*packet) bool {
 	}
 }
 
-// firstRequest finds the probe's first packet as it left the client's
-// namespace.
-func firstRequest(caps []captured, proto string, local netip.AddrPort) (packet, bool) {
+// firstOpening finds, in one namespace's captures, the first packet that
+// opens a connection (a TCP SYN, or a UDP datagram) from src, in the given
+// direction, to dst (any destination if dst is not valid).
+func firstOpening(caps []captured, out bool, proto string, src, dst netip.AddrPort) (packet, bool) {
 	for _, c := range caps {
 		p := c.pkt
-		if c.out && p.Proto == proto && p.Src == local && (proto != "tcp" || p.Flags&(tcpSYN|tcpACK) == tcpSYN) {
+		if c.out == out && p.Proto == proto && p.Src == src && (!dst.IsValid() || p.Dst == dst) && (proto != "tcp" || isSYN(&p)) {
 			return p, true
 		}
 	}

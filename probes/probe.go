@@ -208,7 +208,7 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 				tuples = append(tuples, [2]netip.AddrPort{seen, server}, [2]netip.AddrPort{server, seen})
 			}
 		}
-		r.Conntrack = captureConntrack(l, protoNumber(proto), tuples)
+		r.Conntrack = captureConntrack(l, protoNumber(proto), tuples, pathOwners(r))
 	}
 	return r, nil
 }
@@ -221,21 +221,10 @@ func dial(ns string, target netip.AddrPort, pin [2]int, timeout time.Duration) (
 	deadline := time.Now().Add(timeout)
 	var fd int
 	err = apply.Do(ns, func() error {
-		if pin[0] == 0 {
-			fd, local, err = connectFrom(0, target)
+		return tryPorts(pin, func(port int) (err error) {
+			fd, local, err = connectFrom(port, target)
 			return err
-		}
-		// A pinned source port: try the range from a random start, since a
-		// recent probe may still hold a port.
-		span := pin[1] - pin[0] + 1
-		first := rand.IntN(span)
-		for i := 0; i < span; i++ {
-			fd, local, err = connectFrom(pin[0]+(first+i)%span, target)
-			if !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EADDRNOTAVAIL) {
-				return err
-			}
-		}
-		return err
+		})
 	})
 	if err != nil {
 		return local, nil, err
@@ -268,21 +257,11 @@ func dialUDP(ns string, target netip.AddrPort, pin [2]int, timeout time.Duration
 	deadline := time.Now().Add(timeout)
 	var conn net.Conn
 	err = apply.Do(ns, func() error {
-		d := net.Dialer{}
-		if pin[0] == 0 {
+		return tryPorts(pin, func(port int) (err error) {
+			d := net.Dialer{LocalAddr: &net.UDPAddr{Port: port}}
 			conn, err = d.Dial("udp4", target.String())
 			return err
-		}
-		span := pin[1] - pin[0] + 1
-		first := rand.IntN(span)
-		for i := 0; i < span; i++ {
-			d.LocalAddr = &net.UDPAddr{Port: pin[0] + (first+i)%span}
-			conn, err = d.Dial("udp4", target.String())
-			if !errors.Is(err, syscall.EADDRINUSE) {
-				return err
-			}
-		}
-		return err
+		})
 	})
 	if err != nil {
 		return local, nil, err
@@ -313,6 +292,25 @@ func protoNumber(proto string) uint8 {
 		return unix.IPPROTO_UDP
 	}
 	return unix.IPPROTO_TCP
+}
+
+// tryPorts calls try with source port 0 (any) when there is no pin, else
+// with each port of the pinned range, from a random start, until one is
+// free: a recent probe may still hold a port.
+func tryPorts(pin [2]int, try func(port int) error) error {
+	if pin[0] == 0 {
+		return try(0)
+	}
+	span := pin[1] - pin[0] + 1
+	first := rand.IntN(span)
+	var err error
+	for i := 0; i < span; i++ {
+		err = try(pin[0] + (first+i)%span)
+		if !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			return err
+		}
+	}
+	return err
 }
 
 // connectFrom opens a non-blocking TCP socket in the current namespace,
@@ -421,19 +419,31 @@ func classify(err error, ans *Answer) string {
 // client -> server socket: the original direction on the server's node,
 // and, reversed, the reply direction on a node that SNATed the flow). An
 // entry found twice is listed once.
-func captureConntrack(l *lab.Lab, proto uint8, tuples [][2]netip.AddrPort) map[string][]Flow {
+//
+// With the path known (onPath, by owner), only the nodes on it are asked:
+// conntrack has entries only where the flow's packets went.
+func captureConntrack(l *lab.Lab, proto uint8, tuples [][2]netip.AddrPort, onPath map[string]bool) map[string][]Flow {
 	out := map[string][]Flow{}
 	for _, n := range l.Topology.Nodes {
-		ns := plan.NSName(l.State.Lab, n.Name)
-		seen := map[Tuple]bool{}
-		for _, t := range tuples {
-			f, err := lookupFlow(ns, proto, t[0], t[1])
-			if err != nil || f == nil || seen[f.Orig] {
-				continue
-			}
-			seen[f.Orig] = true
-			out[n.Name] = append(out[n.Name], *f)
+		if onPath != nil && !onPath[n.Name] {
+			continue
 		}
+		if fs, err := lookupFlows(plan.NSName(l.State.Lab, n.Name), proto, tuples); err == nil && len(fs) > 0 {
+			out[n.Name] = fs
+		}
+	}
+	return out
+}
+
+// pathOwners is the set of owners (nodes, pods, ...) a traced probe's
+// packets crossed, either way; nil when nothing was traced.
+func pathOwners(r *Result) map[string]bool {
+	if len(r.Hops) == 0 && len(r.ReplyHops) == 0 {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, h := range append(append([]Hop(nil), r.Hops...), r.ReplyHops...) {
+		out[h.Owner] = true
 	}
 	return out
 }

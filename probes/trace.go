@@ -107,7 +107,7 @@ func (t *Tracer) explain(r *Result, srcNS, proto string, local netip.AddrPort, s
 	// seen, and it is recognised by the client's address.
 	answers := answersTuple(proto, local)
 	var req []captured
-	if first, ok := firstRequest(caps[srcNS], proto, local); ok {
+	if first, ok := firstOpening(caps[srcNS], true, proto, local, netip.AddrPort{}); ok {
 		req = t.wires.follow(caps, isRequest(first), srcNS)
 		var server [2]netip.AddrPort
 		if len(req) > 0 {
@@ -135,18 +135,12 @@ func (t *Tracer) explain(r *Result, srcNS, proto string, local netip.AddrPort, s
 	if !sameReversed(r.Hops, replyHops) {
 		r.ReplyHops = replyHops
 	}
-	// Only namespaces the flow crossed: anything else moving counters (a
-	// fresh interface's IGMP report, say) is not this flow's doing.
 	onPath := map[string]bool{srcNS: true}
 	for _, h := range append(append([]Hop(nil), r.Hops...), replyHops...) {
 		onPath[h.Namespace] = true
 	}
 	for _, o := range obs {
-		for _, d := range o.after(r.Hops) {
-			if onPath[d.Namespace] {
-				r.Decisions = append(r.Decisions, d)
-			}
-		}
+		r.Decisions = append(r.Decisions, o.after(r.Hops, onPath)...)
 	}
 	r.Rewrites = rewrites(r.Hops, r.Decisions)
 	r.Verdict = t.verdict(r, reply, replyHops, srcNS)
@@ -236,15 +230,7 @@ func (t *Tracer) relayed(caps map[string][]captured, r *Result, proto, reqEnd st
 	if err != nil || serverNS == reqEnd {
 		return nil
 	}
-	var first packet
-	found := false
-	for _, c := range caps[serverNS] {
-		p := c.pkt
-		if !c.out && p.Proto == proto && p.Src == seen[0] && p.Dst == seen[1] && (proto != "tcp" || p.Flags&(tcpSYN|tcpACK) == tcpSYN) {
-			first, found = p, true
-			break
-		}
-	}
+	first, found := firstOpening(caps[serverNS], false, proto, seen[0], seen[1])
 	if !found || origin(caps, isRequest(first), reqEnd) != reqEnd {
 		return nil
 	}

@@ -69,11 +69,16 @@ or IP:PORT.`,
 			return nil
 		},
 	}
-	c.Flags().DurationVar(&timeout, "timeout", probes.DefaultTimeout, "connect and answer timeout")
-	c.Flags().StringVar(&protocol, "protocol", "", "tcp or udp (default: a Service port's protocol, else tcp)")
+	addProbeFlags(c, &timeout, &protocol)
 	c.Flags().IntVar(&count, "count", 1, "fire the probe this many times")
 	addOutput(c, &out)
 	return c
+}
+
+// addProbeFlags adds the flags of commands that fire one probe.
+func addProbeFlags(c *cobra.Command, timeout *time.Duration, protocol *string) {
+	c.Flags().DurationVar(timeout, "timeout", probes.DefaultTimeout, "connect and answer timeout")
+	c.Flags().StringVar(protocol, "protocol", "", "tcp or udp (default: a Service port's protocol, else tcp)")
 }
 
 func printResult(r *probes.Result) {

@@ -51,8 +51,7 @@ The lab must be otherwise idle while a trace runs: counters and captures see eve
 			return nil
 		},
 	}
-	c.Flags().DurationVar(&timeout, "timeout", probes.DefaultTimeout, "connect and answer timeout")
-	c.Flags().StringVar(&protocol, "protocol", "", "tcp or udp (default: a Service port's protocol, else tcp)")
+	addProbeFlags(c, &timeout, &protocol)
 	addOutput(c, &out)
 	return c
 }

@@ -760,16 +760,24 @@ func (r *renderer) syncXLB() {
 			ffwd.add("-m conntrack --ctstate INVALID -j DROP")
 		}
 		ffwd.add(cmt("kubernetes forwarding rules") + " -m mark --mark " + r.markMask + " -j ACCEPT")
-		switch {
-		case v.forwardConntrackWithoutCIDR():
-			ffwd.add(cmt("kubernetes forwarding conntrack pod source rule") + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-			ffwd.add(cmt("kubernetes forwarding conntrack pod destination rule") + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-		case m.clusterCIDR != "":
-			ffwd.add("-s " + m.clusterCIDR + " " + cmt("kubernetes forwarding conntrack pod source rule") + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-			ffwd.add(cmt("kubernetes forwarding conntrack pod destination rule") + " -d " + m.clusterCIDR + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-		}
+		ffwd.add(forwardConntrackRules(v, m.clusterCIDR)...)
 	}
 	r.commit()
+}
+
+// forwardConntrackRules are KUBE-FORWARD's RELATED,ESTABLISHED accepts,
+// shared by the iptables and IPVS proxiers: scoped to the cluster CIDR
+// before 1.18 (none without one), unscoped from 1.18 (#87748).
+func forwardConntrackRules(v Version, clusterCIDR string) []string {
+	const ct = " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+	src, dst := cmt("kubernetes forwarding conntrack pod source rule"), cmt("kubernetes forwarding conntrack pod destination rule")
+	switch {
+	case v.forwardConntrackWithoutCIDR():
+		return []string{src + ct, dst + ct}
+	case clusterCIDR != "":
+		return []string{"-s " + clusterCIDR + " " + src + ct, dst + " -d " + clusterCIDR + ct}
+	}
+	return nil
 }
 
 // ---- KUBE-EXT era: 1.24+ ---------------------------------------------------

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -378,19 +377,27 @@ func goldenText(r *Result) string {
 // testdata/golden (go test -run TestGolden -update rewrites them) and checks
 // each with iptables-restore --test.
 func TestGolden(t *testing.T) {
+	restore := restoreTester(t)
+	forEachGolden(t, "testdata/golden", goldenVersions, func(t *testing.T, name, ver string) {
+		res := renderCase(t, name, ver)
+		checkGolden(t, goldenPath(name, ver), goldenText(res))
+		restore(t, res)
+	})
+}
+
+// forEachGolden runs check, as a parallel subtest, for every case at every
+// golden version it applies to (creating dir first under -update).
+func forEachGolden(t *testing.T, dir string, versions []string, check func(t *testing.T, name, ver string)) {
 	if *update {
-		if err := os.MkdirAll("testdata/golden", 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	restore := restoreTester(t)
 	for _, name := range caseNames(t) {
-		for _, ver := range caseVersions(t, name, goldenVersions) {
+		for _, ver := range caseVersions(t, name, versions) {
 			t.Run(name+"-"+ver, func(t *testing.T) {
 				t.Parallel()
-				res := renderCase(t, name, ver)
-				checkGolden(t, goldenPath(name, ver), goldenText(res))
-				restore(t, res)
+				check(t, name, ver)
 			})
 		}
 	}
@@ -422,15 +429,7 @@ func checkGolden(t *testing.T, path, got string) {
 // nfacct counters the rules refer to are created there first, as
 // kube-proxy does. It skips, saying why, when not root or without the tools.
 func restoreTester(t *testing.T) func(*testing.T, *Result) {
-	reason := ""
-	if os.Geteuid() != 0 {
-		reason = "not root: cannot create a scratch network namespace"
-	}
-	for _, tool := range []string{"unshare", "iptables-restore"} {
-		if _, err := exec.LookPath(tool); err != nil && reason == "" {
-			reason = tool + " not found"
-		}
-	}
+	reason := scratchNetnsUnavailable("iptables-restore")
 	if reason != "" {
 		t.Logf("iptables-restore checks skipped: %s", reason)
 	}
@@ -438,7 +437,7 @@ func restoreTester(t *testing.T) func(*testing.T, *Result) {
 		if reason != "" {
 			t.Skip("iptables-restore: " + reason)
 		}
-		if err := restoreInScratchNetns(r.Rules.Restore(), r.NFAcctCounters); err != nil {
+		if err := restoreInScratchNetns("", r.Rules.Restore(), r.NFAcctCounters); err != nil {
 			t.Error(err)
 		}
 	}
@@ -448,12 +447,21 @@ func restoreTester(t *testing.T) func(*testing.T, *Result) {
 // minor without a golden renders exactly like the golden version before it,
 // so the goldens cover the whole range.
 func TestEveryMinorIsCovered(t *testing.T) {
+	checkEveryMinorCovered(t, goldenVersions, MinVersion.Minor, func(name, ver string) string {
+		return goldenText(renderCase(t, name, ver))
+	})
+}
+
+// checkEveryMinorCovered renders every minor from 1.first to MaxVersion
+// with render and fails where one without a golden differs from the golden
+// version before it.
+func checkEveryMinorCovered(t *testing.T, goldens []string, first int, render func(name, ver string) string) {
 	isGolden := map[string]bool{}
-	for _, g := range goldenVersions {
+	for _, g := range goldens {
 		isGolden[g] = true
 	}
 	var every []string
-	for minor := MinVersion.Minor; minor <= MaxVersion.Minor; minor++ {
+	for minor := first; minor <= MaxVersion.Minor; minor++ {
 		every = append(every, fmt.Sprintf("1.%d", minor))
 	}
 	for _, name := range caseNames(t) {
@@ -466,8 +474,7 @@ func TestEveryMinorIsCovered(t *testing.T) {
 			if prev == "" {
 				t.Fatalf("no golden version before %s", ver)
 			}
-			a, b := goldenText(renderCase(t, name, prev)), goldenText(renderCase(t, name, ver))
-			if a != b {
+			if a, b := render(name, prev), render(name, ver); a != b {
 				t.Errorf("%s: %s renders differently from %s but has no golden:\n%s", name, ver, prev, lineDiff(a, b))
 			}
 		}

@@ -750,15 +750,10 @@ func (r *ipvsRenderer) ipsetRules(nat, filter *restoreTable, markMask string) {
 	if v.ipvsHasForwardChain() {
 		fwd := filter.chain(chainForward)
 		fwd.add(cmt("kubernetes forwarding rules") + " -m mark --mark " + markMask + " -j ACCEPT")
-		switch {
-		case v.ipvsSingleForwardConntrackRule():
+		if v.ipvsSingleForwardConntrackRule() {
 			fwd.add(cmt("kubernetes forwarding conntrack rule") + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-		case v.forwardConntrackWithoutCIDR():
-			fwd.add(cmt("kubernetes forwarding conntrack pod source rule") + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-			fwd.add(cmt("kubernetes forwarding conntrack pod destination rule") + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-		case m.clusterCIDR != "":
-			fwd.add("-s " + m.clusterCIDR + " " + cmt("kubernetes forwarding conntrack pod source rule") + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-			fwd.add(cmt("kubernetes forwarding conntrack pod destination rule") + " -d " + m.clusterCIDR + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+		} else {
+			fwd.add(forwardConntrackRules(v, m.clusterCIDR)...)
 		}
 	}
 	if v.ipvsHealthCheckNodePortRule() {

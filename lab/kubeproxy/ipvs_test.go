@@ -3,7 +3,6 @@ package kubeproxy
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -196,22 +195,12 @@ func ipvsGoldenText(r *IPVSResult) string {
 // testdata/ipvs/golden (go test -run TestIPVSGolden -update rewrites them)
 // and loads the ipsets and iptables rules in a scratch netns.
 func TestIPVSGolden(t *testing.T) {
-	if *update {
-		if err := os.MkdirAll("testdata/ipvs/golden", 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 	load := ipvsLoadTester(t)
-	for _, name := range caseNames(t) {
-		for _, ver := range caseVersions(t, name, ipvsGoldenVersions) {
-			t.Run(name+"-"+ver, func(t *testing.T) {
-				t.Parallel()
-				res := renderIPVSCase(t, name, ver)
-				checkGolden(t, ipvsGoldenPath(name, ver), ipvsGoldenText(res))
-				load(t, res)
-			})
-		}
-	}
+	forEachGolden(t, "testdata/ipvs/golden", ipvsGoldenVersions, func(t *testing.T, name, ver string) {
+		res := renderIPVSCase(t, name, ver)
+		checkGolden(t, ipvsGoldenPath(name, ver), ipvsGoldenText(res))
+		load(t, res)
+	})
 }
 
 // ipvsLoadTester returns a check that runs, in a scratch network namespace
@@ -222,15 +211,7 @@ func TestIPVSGolden(t *testing.T) {
 // KUBE-IPVS-OUT-FILTER (xt_ipvs) when the kernel lacks it, which is
 // probed once: those rules are then left out of the load, and logged.
 func ipvsLoadTester(t *testing.T) func(*testing.T, *IPVSResult) {
-	reason := ""
-	if os.Geteuid() != 0 {
-		reason = "not root: cannot create a scratch network namespace"
-	}
-	for _, tool := range []string{"unshare", "iptables-restore", "ipset"} {
-		if _, err := exec.LookPath(tool); err != nil && reason == "" {
-			reason = tool + " not found"
-		}
-	}
+	reason := scratchNetnsUnavailable("iptables-restore", "ipset")
 	if reason != "" {
 		t.Logf("ipset/iptables-restore load checks skipped: %s", reason)
 	}
@@ -266,20 +247,8 @@ func ipvsLoadTester(t *testing.T) func(*testing.T, *IPVSResult) {
 }
 
 func loadInScratchNetns(t *testing.T, ipsets, rules string) error {
-	dir := t.TempDir()
-	sets, ipt := filepath.Join(dir, "ipsets"), filepath.Join(dir, "rules")
-	if err := os.WriteFile(sets, []byte(ipsets), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(ipt, []byte(rules), 0o644); err != nil {
-		return err
-	}
-	script := `set -e; ipset restore < "$1"; iptables-restore --test < "$2"; iptables-restore < "$2"`
-	cmd := exec.Command("unshare", "--net", "sh", "-c", script, "sh", sets, ipt)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("ipset restore + iptables-restore in a scratch netns: %v\n%s", err, out)
-	}
-	return nil
+	t.Helper()
+	return restoreInScratchNetns(ipsets, rules, nil)
 }
 
 // TestIPVSLoadCheckCatchesErrors: the load check fails on a rule matching a
@@ -303,30 +272,9 @@ func TestIPVSLoadCheckCatchesErrors(t *testing.T) {
 // TestIPVSEveryMinorIsCovered: a minor without a golden renders exactly
 // like the golden version before it.
 func TestIPVSEveryMinorIsCovered(t *testing.T) {
-	isGolden := map[string]bool{}
-	for _, g := range ipvsGoldenVersions {
-		isGolden[g] = true
-	}
-	var every []string
-	for minor := ipvsMinVersion; minor <= MaxVersion.Minor; minor++ {
-		every = append(every, fmt.Sprintf("1.%d", minor))
-	}
-	for _, name := range caseNames(t) {
-		prev := ""
-		for _, ver := range caseVersions(t, name, every) {
-			if isGolden[ver] {
-				prev = ver
-				continue
-			}
-			if prev == "" {
-				t.Fatalf("no golden version before %s", ver)
-			}
-			a, b := ipvsGoldenText(renderIPVSCase(t, name, prev)), ipvsGoldenText(renderIPVSCase(t, name, ver))
-			if a != b {
-				t.Errorf("%s: %s renders differently from %s but has no golden:\n%s", name, ver, prev, lineDiff(a, b))
-			}
-		}
-	}
+	checkEveryMinorCovered(t, ipvsGoldenVersions, ipvsMinVersion, func(name, ver string) string {
+		return ipvsGoldenText(renderIPVSCase(t, name, ver))
+	})
 }
 
 // ---- behaviour checks ----------------------------------------------------

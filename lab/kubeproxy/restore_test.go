@@ -13,12 +13,13 @@ import (
 
 // The restore check runs this test binary again inside a new network
 // namespace ("unshare --net"), in helper mode: it creates the nfacct
-// counters over netlink, then pipes the rules into iptables-restore --test
-// and iptables-restore. The namespace, and every rule in it, disappears
-// when the helper exits.
+// counters over netlink and the ipsets with "ipset restore", then pipes the
+// rules into iptables-restore --test and iptables-restore. The namespace,
+// and every rule and set in it, disappears when the helper exits.
 const (
 	helperEnv = "KUBEPROXY_TEST_RESTORE_HELPER"
 	nfacctEnv = "KUBEPROXY_TEST_NFACCT"
+	ipsetsEnv = "KUBEPROXY_TEST_IPSETS"
 )
 
 func TestMain(m *testing.M) {
@@ -28,12 +29,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func restoreInScratchNetns(rules string, nfacct []string) error {
+// restoreInScratchNetns loads ipsets (ipset restore text, may be empty),
+// nfacct counters and an iptables ruleset in a throwaway namespace.
+func restoreInScratchNetns(ipsets, rules string, nfacct []string) error {
 	cmd := exec.Command("unshare", "--net", os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"=1", nfacctEnv+"="+strings.Join(nfacct, " "))
+	if ipsets != "" {
+		f, err := os.CreateTemp("", "kubeproxy-ipsets-*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(f.Name())
+		if _, err := f.WriteString(ipsets); err != nil {
+			f.Close()
+			return err
+		}
+		f.Close()
+		cmd.Env = append(cmd.Env, ipsetsEnv+"="+f.Name())
+	}
 	cmd.Stdin = strings.NewReader(rules)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("iptables-restore in a scratch netns: %v\n%s", err, out)
+		return fmt.Errorf("ipset restore + iptables-restore in a scratch netns: %v\n%s", err, out)
 	}
 	return nil
 }
@@ -47,6 +63,21 @@ func restoreHelper() int {
 	for _, name := range strings.Fields(os.Getenv(nfacctEnv)) {
 		if err := apply.NFAcctAdd(name); err != nil {
 			fmt.Fprintf(os.Stderr, "nfacct add %s: %v\n", name, err)
+			return 1
+		}
+	}
+	if path := os.Getenv(ipsetsEnv); path != "" {
+		sets, err := os.Open(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cmd := exec.Command("ipset", "restore")
+		cmd.Stdin = sets
+		out, err := cmd.CombinedOutput()
+		sets.Close()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ipset restore: %v\n%s", err, out)
 			return 1
 		}
 	}
@@ -69,14 +100,28 @@ func TestRestoreCheckCatchesErrors(t *testing.T) {
 		t.Skip("not root: cannot create a scratch network namespace")
 	}
 	bad := "*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j KUBE-MARK-DROP\nCOMMIT\n"
-	if err := restoreInScratchNetns(bad, nil); err == nil {
+	if err := restoreInScratchNetns("", bad, nil); err == nil {
 		t.Error("a jump to a missing chain was accepted")
 	}
 	nf := "*filter\n:KUBE-FORWARD - [0:0]\n-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name " + nfacctInvalid + " -j DROP\nCOMMIT\n"
-	if err := restoreInScratchNetns(nf, nil); err == nil {
+	if err := restoreInScratchNetns("", nf, nil); err == nil {
 		t.Error("a rule using a missing nfacct counter was accepted")
 	}
-	if err := restoreInScratchNetns(nf, []string{nfacctInvalid}); err != nil {
+	if err := restoreInScratchNetns("", nf, []string{nfacctInvalid}); err != nil {
 		t.Errorf("with the counter created: %v", err)
 	}
+}
+
+// scratchNetnsUnavailable says why rulesets cannot be loaded here (not
+// root, a tool missing), or "".
+func scratchNetnsUnavailable(tools ...string) string {
+	if os.Geteuid() != 0 {
+		return "not root: cannot create a scratch network namespace"
+	}
+	for _, tool := range append([]string{"unshare"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			return tool + " not found"
+		}
+	}
+	return ""
 }

@@ -107,7 +107,7 @@ type chainBuf struct {
 	declared bool
 }
 
-func (b *chainBuf) add(rule string) { b.rules = append(b.rules, rule) }
+func (b *chainBuf) add(rules ...string) { b.rules = append(b.rules, rules...) }
 
 func newRestoreTable(name string, sizeHint int) *restoreTable {
 	return &restoreTable{name: name, bufs: make(map[string]*chainBuf, sizeHint)}

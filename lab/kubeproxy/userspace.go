@@ -77,12 +77,11 @@ func Userspace(v Version, n Node) (*UserspaceResult, error) {
 
 	res := &UserspaceResult{Rules: r}
 	for _, sp := range userspacePorts(n.Services) {
-		s, p := sp.svc, sp.port
+		s, p, name := sp.svc, sp.port, sp.name
 		proto := strings.ToLower(p.Protocol)
 		if proto == "" {
 			proto = "tcp"
 		}
-		name := fmt.Sprintf("%s/%s:%s", nsOf(s), s.Name, p.Name)
 		proxyPort := UserspaceProxyPortBase + len(res.Proxies)
 		px := Proxy{Service: name, Protocol: strings.ToUpper(proto), Port: proxyPort, Endpoints: readyEndpoints(s, p)}
 		if s.SessionAffinity == "ClientIP" {
@@ -117,6 +116,7 @@ func Userspace(v Version, n Node) (*UserspaceResult, error) {
 type servicePort struct {
 	svc  *Service
 	port Port
+	name string // the ServicePortName, "namespace/name:port"
 }
 
 // userspacePorts lists every port of every Service with a ClusterIP, by
@@ -129,13 +129,10 @@ func userspacePorts(svcs []Service) []servicePort {
 			continue
 		}
 		for _, p := range s.Ports {
-			out = append(out, servicePort{s, p})
+			out = append(out, servicePort{s, p, fmt.Sprintf("%s/%s:%s", nsOf(s), s.Name, p.Name)})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		return fmt.Sprintf("%s/%s:%s", nsOf(a.svc), a.svc.Name, a.port.Name) < fmt.Sprintf("%s/%s:%s", nsOf(b.svc), b.svc.Name, b.port.Name)
-	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
 
