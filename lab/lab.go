@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -68,15 +69,16 @@ type UpOptions struct {
 	Preflight func(*topology.Topology) error
 }
 
-// Up brings a scenario up as a lab: compile, preflight, record, apply, start
-// the daemon. On failure it removes whatever it made.
+// Up brings a scenario up as a lab: compile, preflight, lock, record,
+// apply, start the daemon. On failure, and when ctx is cancelled (the CLI
+// cancels it on SIGINT / SIGTERM), it removes whatever it made.
 func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 	name := o.Name
 	if name == "" {
 		name = sc.Topology.Name
 	}
-	if err := topology.ValidName(name); err != nil {
-		return nil, fmt.Errorf("lab name %v", err)
+	if err := state.CheckName(name); err != nil {
+		return nil, err
 	}
 	say := o.Progress
 	if say == nil {
@@ -91,9 +93,19 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Held until up returns: a down or a second up of this lab waits, and a
+	// probe does not start on a half-built lab.
+	lk, err := state.Exclusive(ctx, name, "netlab up", func(by string) { say("%s: waiting for %s", name, holder(by)) })
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Release()
+	if state.IsLab(name) {
+		return nil, fmt.Errorf("lab %q already exists (netlab status %s; netlab down %s)", name, name, name)
+	}
 	for _, ns := range p.Names() {
 		if apply.Exists(ns) {
-			return nil, fmt.Errorf("network namespace %s already exists; is lab %s up? (netlab down %s)", ns, name, name)
+			return nil, fmt.Errorf("network namespace %s already exists but lab %s is not recorded here: another tool's, or a lab whose state was lost (netlab down --force %s removes it if netlab made it)", ns, name, name)
 		}
 	}
 	st := &state.State{
@@ -106,10 +118,13 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 	}
 	defer func() {
 		if err != nil {
+			if ctx.Err() != nil {
+				say("%s: interrupted: removing what up made", name)
+			}
 			st.Phase = state.PhaseFailed
 			_ = state.Save(st)
-			if derr := Down(name); derr != nil {
-				err = errors.Join(err, fmt.Errorf("cleanup: %w", derr))
+			if _, derr := down(name, false); derr != nil {
+				err = errors.Join(err, fmt.Errorf("%w: %w (netlab down --force %s)", ErrCleanup, derr, name))
 			}
 		}
 	}()
@@ -120,19 +135,33 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	say("%s: wired in %.2fs", name, time.Since(start).Seconds())
 	if o.DaemonCommand != nil && hasServers(sc.Topology) {
-		proc, derr := startDaemon(name, o.DaemonCommand(name))
+		proc, derr := startDaemon(ctx, name, o.DaemonCommand(name))
+		st.Daemon = proc // recorded even on failure, so down stops it
 		if derr != nil {
 			return nil, derr
 		}
-		st.Daemon = proc
 	}
 	st.Phase = state.PhaseReady
 	if err := state.Save(st); err != nil {
 		return nil, err
 	}
 	return &Lab{State: st, Topology: sc.Topology, Plan: p}, nil
+}
+
+// ErrCleanup marks an up whose failure also left something behind.
+var ErrCleanup = errors.New("cleanup")
+
+// holder words a lock holder for a waiting message.
+func holder(by string) string {
+	if by == "" {
+		return "another netlab command (probe, trace or test) using the lab"
+	}
+	return by
 }
 
 // hasServers: app servers to run, or kube-proxy userspace proxies.
@@ -165,7 +194,7 @@ func Servers(t *topology.Topology) []Server {
 
 // startDaemon starts the lab daemon in its own session, its output in the
 // lab's log, and waits for its "ready" line.
-func startDaemon(lab string, cmd *exec.Cmd) (*state.Process, error) {
+func startDaemon(ctx context.Context, lab string, cmd *exec.Cmd) (*state.Process, error) {
 	logf, err := os.OpenFile(state.DaemonLog(lab), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -199,6 +228,8 @@ func startDaemon(lab string, cmd *exec.Cmd) (*state.Process, error) {
 		}
 	case <-time.After(30 * time.Second):
 		return proc, fmt.Errorf("daemon not ready after 30s: see %s", state.DaemonLog(lab))
+	case <-ctx.Done():
+		return proc, ctx.Err()
 	}
 	if perr != nil {
 		return nil, perr
@@ -216,33 +247,128 @@ func firstNonEmpty(s ...string) string {
 }
 
 // Down removes a lab: stops its daemon by recorded PID, deletes its
-// namespaces by recorded name, removes its state. It is idempotent and works
-// on a half-made lab.
+// namespaces by recorded name, removes its state. It is idempotent (a lab
+// that is not there is not an error) and works on a half-made lab. It waits
+// for any other netlab command holding the lab.
 func Down(name string) error {
-	st, err := state.Load(name)
-	if errors.Is(err, state.ErrNotFound) {
-		// Nothing recorded; remove a stray directory (e.g. a crash right
-		// after mkdir) and report success: down is idempotent.
-		return state.Remove(name)
+	_, err := DownWith(context.Background(), name, DownOptions{})
+	return err
+}
+
+// DownOptions configure DownWith.
+type DownOptions struct {
+	// Force recovers a lab whose state is corrupt or gone: it removes the
+	// namespaces named "<lab>-*" whose lo carries the lab's marker
+	// (plan.Marker) and the daemon recorded in its PID file. Never by
+	// process name, never a namespace without the marker.
+	Force bool
+	// Wait is called once when another command holds the lab.
+	Wait func(by string)
+}
+
+// DownReport says what DownWith found and removed.
+type DownReport struct {
+	// Found: the lab was recorded (or, with Force, had marked namespaces).
+	Found bool `json:"found"`
+	// Namespaces deleted; LeftAlone are namespaces with the lab's prefix
+	// that Force did not delete because they lack its marker.
+	Namespaces int      `json:"namespaces"`
+	Stopped    []int    `json:"stoppedPids,omitempty"`
+	LeftAlone  []string `json:"leftAlone,omitempty"`
+}
+
+// DownWith is Down with options and a report.
+func DownWith(ctx context.Context, name string, o DownOptions) (*DownReport, error) {
+	if err := state.CheckName(name); err != nil {
+		return nil, err
 	}
+	lk, err := state.Exclusive(ctx, name, "netlab down", func(by string) {
+		if o.Wait != nil {
+			o.Wait(holder(by))
+		}
+	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var errs []error
-	for _, p := range daemonCandidates(st) {
-		if err := stopProcess(p); err != nil {
-			errs = append(errs, err)
+	defer lk.Release()
+	return down(name, o.Force)
+}
+
+// down does the work of DownWith; the caller holds the lab's lock.
+func down(name string, force bool) (*DownReport, error) {
+	rep := &DownReport{}
+	st, err := state.Load(name)
+	var procs []*state.Process
+	var namespaces []string
+	switch {
+	case err == nil:
+		rep.Found = true
+		procs, namespaces = daemonCandidates(st), st.Namespaces
+	case errors.Is(err, state.ErrNotFound) && !force:
+		if state.IsLab(name) { // a crash right after up made the directory
+			rep.Found = true
+			return rep, state.Remove(name)
+		}
+		return rep, nil
+	case !force:
+		return nil, err
+	default: // force: the state is corrupt or gone; trust only the PID file
+		if p, perr := state.ReadProcess(state.DaemonPIDFile(name)); perr == nil {
+			procs = append(procs, p)
 		}
 	}
-	for _, ns := range st.Namespaces {
+	if force {
+		marked, others, lerr := apply.LabNamespaces(name)
+		if lerr != nil {
+			return nil, lerr
+		}
+		namespaces = union(namespaces, marked)
+		rep.Found = rep.Found || len(marked) > 0 || state.IsLab(name)
+		for _, ns := range others {
+			if !slices.Contains(namespaces, ns) {
+				rep.LeftAlone = append(rep.LeftAlone, ns)
+			}
+		}
+	}
+	var errs []error
+	for _, p := range procs {
+		if !p.Alive() {
+			continue
+		}
+		if err := stopProcess(p); err != nil {
+			errs = append(errs, err)
+		} else {
+			rep.Stopped = append(rep.Stopped, p.PID)
+		}
+	}
+	for _, ns := range namespaces {
+		// A recorded name outside the lab's prefix is not the lab's to
+		// delete, whatever the state file says.
+		if !strings.HasPrefix(ns, name+"-") {
+			errs = append(errs, fmt.Errorf("state lists namespace %s, which is not lab %s's (no %s- prefix): left alone", ns, name, name))
+			continue
+		}
+		existed := apply.Exists(ns)
 		if err := apply.DeleteNamespace(ns); err != nil {
 			errs = append(errs, err)
+		} else if existed {
+			rep.Namespaces++
 		}
 	}
 	if len(errs) == 0 {
 		errs = append(errs, state.Remove(name))
 	}
-	return errors.Join(errs...)
+	return rep, errors.Join(errs...)
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func daemonCandidates(st *state.State) []*state.Process {
@@ -292,6 +418,48 @@ func Open(name string) (*Lab, error) {
 		return nil, fmt.Errorf("lab %s: stored scenario: %w", name, err)
 	}
 	return &Lab{State: st, Topology: sc.Topology}, nil
+}
+
+// Problems lists what is wrong with a recorded lab, for the commands that
+// use it to say so before they probe: an up that did not finish, a daemon
+// that died (its pods would read as refusing), namespaces removed by hand.
+// Empty for a healthy lab.
+func (l *Lab) Problems() []string {
+	var out []string
+	st := l.State
+	if st.Phase != state.PhaseReady {
+		out = append(out, fmt.Sprintf("its up did not finish (phase %s)", st.Phase))
+	}
+	if hasServers(l.Topology) && !st.Daemon.Alive() {
+		pid := "none recorded"
+		if st.Daemon != nil {
+			pid = fmt.Sprintf("pid %d", st.Daemon.PID)
+		}
+		out = append(out, fmt.Sprintf("its daemon (%s) is not running, so no pod answers (log: %s)", pid, state.DaemonLog(st.Lab)))
+	}
+	var missing []string
+	for _, ns := range st.Namespaces {
+		if !apply.Exists(ns) {
+			missing = append(missing, ns)
+		}
+	}
+	if n := len(missing); n > 0 {
+		if n > 3 {
+			missing = append(missing[:3], fmt.Sprintf("and %d more", n-3))
+		}
+		out = append(out, fmt.Sprintf("%d of its namespaces are gone (%s)", n, strings.Join(missing, ", ")))
+	}
+	return out
+}
+
+// CheckHealthy returns an error naming every problem of a broken lab, and
+// the fix, or nil.
+func (l *Lab) CheckHealthy() error {
+	ps := l.Problems()
+	if len(ps) == 0 {
+		return nil
+	}
+	return fmt.Errorf("lab %s is broken: %s (fix: netlab down %s, then netlab up again)", l.State.Lab, strings.Join(ps, "; "), l.State.Lab)
 }
 
 // NS returns the namespace name of one of this lab's pods, nodes or

@@ -4,16 +4,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/topologies"
 )
 
@@ -28,6 +33,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	root := newRoot()
 	root.SetArgs(args)
+	defer releaseHeld()
 	if err := root.Execute(); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
@@ -130,6 +136,83 @@ func openLabFor(out, name string) (*lab.Lab, error) {
 		return nil, err
 	}
 	return openLab(name)
+}
+
+// heldLocks keeps the shared locks of useLab referenced until the process
+// exits (a collected *os.File would close its descriptor and drop the lock).
+var heldLocks []*state.Lock
+
+// useLab is the preamble of the commands that fire probes into a running
+// lab: check -o, hold the lab's shared lock until the command exits (a
+// down then waits for it instead of pulling namespaces from under its
+// probes), open the lab, and refuse a broken one with what is wrong, so
+// that a dead daemon never reads as a refusing dataplane.
+func useLab(out, name string) (*lab.Lab, error) {
+	if err := checkOutput(out); err != nil {
+		return nil, err
+	}
+	if err := requireRoot(); err != nil {
+		return nil, err
+	}
+	lk, err := state.Shared(context.Background(), name, waitingFor(name))
+	if err != nil {
+		return nil, err
+	}
+	heldLocks = append(heldLocks, lk)
+	l, err := lab.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return l, l.CheckHealthy()
+}
+
+// releaseHeld drops the shared locks useLab took.
+func releaseHeld() {
+	for _, l := range heldLocks {
+		l.Unlock()
+	}
+	heldLocks = nil
+}
+
+// waitingFor tells the user why a command on a lab does not start yet.
+func waitingFor(name string) func(by string) {
+	return func(by string) {
+		if by == "" {
+			by = "another netlab command"
+		}
+		fmt.Fprintf(os.Stderr, "lab %s is busy: waiting for %s (Ctrl-C to give up)\n", name, by)
+	}
+}
+
+// signalContext is cancelled by SIGINT, SIGTERM or SIGHUP, so that up and
+// test can remove what they made instead of dying half-way. The signals stay
+// caught until stop is called: a second Ctrl-C does not cut the cleanup.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+}
+
+// interrupted is the exit status of a command stopped by a signal, as a
+// shell reports one (128 + SIGINT).
+var interrupted = exitError{130}
+
+// labName returns --name's value, refusing an empty one given explicitly
+// (an empty --name used to mean the scenario's name without saying so).
+func labName(c *cobra.Command, name string) (string, error) {
+	if c.Flags().Changed("name") {
+		if err := state.CheckName(name); err != nil {
+			return "", fmt.Errorf("--name: %w", err)
+		}
+	}
+	return name, nil
+}
+
+// positive refuses a flag value that is zero or negative (they used to be
+// replaced by a default without a word).
+func positive[T int | time.Duration](flag string, v T) error {
+	if v <= 0 {
+		return fmt.Errorf("--%s must be greater than zero, not %v", flag, v)
+	}
+	return nil
 }
 
 func requireRoot() error {

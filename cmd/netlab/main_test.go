@@ -19,6 +19,10 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "daemon" {
 		os.Exit(run(os.Args[1:]))
 	}
+	// cliProcess runs the CLI as a child process (for signals).
+	if os.Getenv(cliEnv) != "" {
+		os.Exit(run(os.Args[1:]))
+	}
 	os.Exit(m.Run())
 }
 
@@ -106,7 +110,7 @@ func TestUpWithBadInputCreatesNothing(t *testing.T) {
 func TestCLILifecycle(t *testing.T) {
 	testenv.RequireRoot(t)
 	name := testenv.Prefix(t) + "-cli"
-	t.Cleanup(func() { cli(t, "down", name) })
+	t.Cleanup(func() { cli(t, "down", name, "--ignore-not-found") })
 	if code, _, stderr := cli(t, "up", "flannel-vxlan", "--name", name); code != 0 {
 		t.Fatalf("up: %s", stderr)
 	}
@@ -152,10 +156,15 @@ func TestCLILifecycle(t *testing.T) {
 	if code, out, _ := cli(t, "ls"); code != 0 || !strings.Contains(out, name) {
 		t.Errorf("ls: exit %d\n%s", code, out)
 	}
-	for i := 0; i < 2; i++ {
-		if code, _, stderr := cli(t, "down", name); code != 0 {
-			t.Fatalf("down #%d: %s", i+1, stderr)
-		}
+	if code, _, stderr := cli(t, "down", name); code != 0 {
+		t.Fatalf("down: %s", stderr)
+	}
+	// Gone now: a second down says so, unless told not to mind.
+	if code, _, stderr := cli(t, "down", name); code != 1 || !strings.Contains(stderr, "no lab named "+name+" on this machine") {
+		t.Errorf("second down: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := cli(t, "down", name, "--ignore-not-found"); code != 0 {
+		t.Errorf("down --ignore-not-found: exit %d: %s", code, stderr)
 	}
 	if _, err := os.Stat(state.LabDir(name)); err == nil {
 		t.Error("state left after down")

@@ -25,8 +25,12 @@ shell commands. What is printed is what is applied.`,
   netlab plan ./my-cluster.yaml -o json
   netlab plan flannel-cluster-mode --kernel 5.4.0-150-generic --node node-180`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(c *cobra.Command, args []string) error {
 			if err := checkOutput(out); err != nil {
+				return err
+			}
+			name, err := labName(c, name)
+			if err != nil {
 				return err
 			}
 			sc, err := loadScenario(args[0], kubeProxy)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netlab/netlab/lab/topology"
 	"github.com/netlab/netlab/probes"
 )
 
@@ -30,7 +31,10 @@ with its addresses) and the conntrack entries of the flow on every node. netlab 
 the rules that decided it.
 
 TO is pod/NAME[:PORT] (default: the pod's first port), node/NAME:PORT, client/NAME:PORT,
-or IP:PORT.`,
+or IP:PORT.
+
+Exit status: 0 when every probe connected, 1 otherwise (refused, timeout, unreachable, or
+an error), so that 'netlab probe ... && echo ok' works in scripts.`,
 		Example: `  netlab probe flannel-vxlan client-a pod/web-2
   netlab probe flannel-vxlan node-1 10.244.1.2:80 -o json
   netlab probe flannel-vxlan internet pod/web-1 --timeout 500ms
@@ -38,7 +42,13 @@ or IP:PORT.`,
   netlab probe flannel-vxlan client-a pod/web-2 --protocol udp`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(_ *cobra.Command, args []string) error {
-			l, err := openLabFor(out, args[0])
+			if err := positive("timeout", timeout); err != nil {
+				return err
+			}
+			if err := positive("count", count); err != nil {
+				return err
+			}
+			l, err := useLab(out, args[0])
 			if err != nil {
 				return err
 			}
@@ -50,7 +60,7 @@ or IP:PORT.`,
 			}
 			defer tr.Close()
 			var results []*probes.Result
-			for i := 0; i < max(count, 1); i++ {
+			for i := 0; i < count; i++ {
 				r, err := probes.Run(l, args[1], args[2], probes.Options{Timeout: timeout, Tracer: tr, Protocol: protocol})
 				if err != nil {
 					return err
@@ -58,21 +68,37 @@ or IP:PORT.`,
 				results = append(results, r)
 			}
 			if out == "json" {
+				var err error
 				if len(results) == 1 {
-					return printJSON(results[0])
+					err = printJSON(results[0])
+				} else {
+					err = printJSON(results)
 				}
-				return printJSON(results)
+				if err != nil {
+					return err
+				}
+			} else {
+				for _, r := range results {
+					printResult(r)
+				}
 			}
-			for _, r := range results {
-				printResult(r)
-			}
-			return nil
+			return notConnected(results)
 		},
 	}
 	addProbeFlags(c, &timeout, &protocol)
 	c.Flags().IntVar(&count, "count", 1, "fire the probe this many times")
 	addOutput(c, &out)
 	return c
+}
+
+// notConnected is exit status 1 when any probe did not connect.
+func notConnected(results []*probes.Result) error {
+	for _, r := range results {
+		if r.Result != topology.ResultConnected {
+			return exitError{1}
+		}
+	}
+	return nil
 }
 
 // addProbeFlags adds the flags of commands that fire one probe.

@@ -30,13 +30,17 @@ func traceCmd() *cobra.Command {
   - the verdict: delivered to which pod and what client address it saw, refused by which rule,
     or where it was last seen and what dropped it.
 
-The lab must be otherwise idle while a trace runs: counters and captures see everything.`,
+The lab must be otherwise idle while a trace runs: counters and captures see everything.
+Exit status: 0 when the probe connected, 1 otherwise.`,
 		Example: `  netlab trace demo centos svc/nginx1:loadbalancer
   netlab trace demo internet svc/nginx1:nodeport@node-180
   netlab trace flannel-vxlan client-a pod/web-2 -o json`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(_ *cobra.Command, args []string) error {
-			l, err := openLabFor(out, args[0])
+			if err := positive("timeout", timeout); err != nil {
+				return err
+			}
+			l, err := useLab(out, args[0])
 			if err != nil {
 				return err
 			}
@@ -45,10 +49,13 @@ The lab must be otherwise idle while a trace runs: counters and captures see eve
 				return err
 			}
 			if out == "json" {
-				return printJSON(r)
+				if err := printJSON(r); err != nil {
+					return err
+				}
+			} else {
+				printTrace(r)
 			}
-			printTrace(r)
-			return nil
+			return notConnected([]*probes.Result{r})
 		},
 	}
 	addProbeFlags(c, &timeout, &protocol)

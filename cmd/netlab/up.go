@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -21,15 +22,26 @@ func upCmd() *cobra.Command {
 		Short: "Build a lab from a built-in scenario or a YAML file",
 		Long: `up compiles the scenario, checks that this kernel has what it needs, records the lab in
 /run/netlab/LAB, creates its namespaces, links, routes and rules, and starts the lab daemon
-that serves every pod's ports. If anything fails, everything made so far is removed.`,
+that serves every pod's ports. If anything fails, or up is interrupted (Ctrl-C, SIGTERM,
+SIGHUP), everything made so far is removed and up says so (exit status 130 when
+interrupted). While up runs, a down or another up of the same lab waits for it.`,
 		Example: `  netlab up flannel-vxlan
   netlab up flannel-host-gw --name hg
   netlab up flannel-vxlan --kube-proxy iptables@1.22
   netlab up ./my-cluster.yaml -o json`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(c *cobra.Command, args []string) error {
 			if err := checkOutput(out); err != nil {
 				return err
+			}
+			name, err := labName(c, name)
+			if err != nil {
+				return err
+			}
+			if c.Flags().Changed("workers") {
+				if err := positive("workers", workers); err != nil {
+					return err
+				}
 			}
 			sc, err := loadScenario(args[0], kubeProxy)
 			if err != nil {
@@ -38,13 +50,15 @@ that serves every pod's ports. If anything fails, everything made so far is remo
 			if err := requireRoot(); err != nil {
 				return err
 			}
+			ctx, stop := signalContext()
+			defer stop()
 			start := time.Now()
-			l, err := lab.Up(context.Background(), sc, lab.UpOptions{
+			l, err := lab.Up(ctx, sc, lab.UpOptions{
 				Name: name, DaemonCommand: daemonCommand, Workers: workers, Preflight: preflight,
 				Progress: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) },
 			})
 			if err != nil {
-				return err
+				return upFailed(ctx, err)
 			}
 			fmt.Fprintf(os.Stderr, "%s: up in %.2fs\n", l.State.Lab, time.Since(start).Seconds())
 			if out == "json" {
@@ -62,4 +76,18 @@ that serves every pod's ports. If anything fails, everything made so far is remo
 	addKubeProxy(c, &kubeProxy)
 	addOutput(c, &out)
 	return c
+}
+
+// upFailed words an up that did not finish. Up removed what it made either
+// way; an interruption says so and exits as a shell expects.
+func upFailed(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	if errors.Is(err, context.Canceled) && !errors.Is(err, lab.ErrCleanup) {
+		fmt.Fprintln(os.Stderr, "netlab: up interrupted: everything it had made is removed")
+	} else {
+		fmt.Fprintln(os.Stderr, "netlab: up interrupted:", err)
+	}
+	return interrupted
 }

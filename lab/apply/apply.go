@@ -155,7 +155,7 @@ func plansSysctl(p *plan.Plan, prefix string) bool {
 func phaseNamespaces(p *plan.Plan, workers int) error {
 	chunks := make([][]nsJob, min(workers, len(p.Namespaces)))
 	for i, ns := range p.Namespaces {
-		j := nsJob{name: ns.Name}
+		j := nsJob{name: ns.Name, marker: plan.Marker(p.Lab)}
 		for _, s := range ns.Sysctls {
 			j.sysctls = append(j.sysctls, [2]string{s.Key, s.Value})
 		}

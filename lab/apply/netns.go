@@ -13,6 +13,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/netlab/netlab/lab/plan"
 )
 
 // NetnsDir is where named network namespaces are bind-mounted, as by
@@ -46,6 +48,8 @@ func ensureNetnsDir() error {
 type nsJob struct {
 	name    string
 	sysctls [][2]string
+	// marker is written as lo's alias: see plan.Marker.
+	marker string
 }
 
 // createNamespaces creates named namespaces on a dedicated OS thread: the
@@ -99,7 +103,58 @@ func createOne(j nsJob) error {
 	if err != nil {
 		return err
 	}
+	if j.marker != "" {
+		if err := netlink.LinkSetAlias(lo, j.marker); err != nil {
+			return fmt.Errorf("mark lo: %w", err)
+		}
+	}
 	return netlink.LinkSetUp(lo)
+}
+
+// LabNamespaces lists the named namespaces whose names start with the lab's
+// prefix ("<lab>-"): marked are those whose lo carries plan.Marker(lab), others
+// those that do not (another tool's, or a lab's made before markers).
+func LabNamespaces(lab string) (marked, others []string, err error) {
+	ents, err := os.ReadDir(NetnsDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	want := plan.Marker(lab)
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasPrefix(name, lab+"-") {
+			continue
+		}
+		if alias, err := loAlias(name); err == nil && alias == want {
+			marked = append(marked, name)
+		} else {
+			others = append(others, name)
+		}
+	}
+	return marked, others, nil
+}
+
+// loAlias reads the alias of lo in a named namespace through a netlink
+// socket opened there (no thread switch).
+func loAlias(name string) (string, error) {
+	ns, err := netns.GetFromPath(NetnsPath(name))
+	if err != nil {
+		return "", err
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return "", err
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return "", err
+	}
+	return lo.Attrs().Alias, nil
 }
 
 // writeSysctl writes a dotted key under /proc/sys; net.* keys resolve in the

@@ -10,6 +10,13 @@ import (
 // NSName is the network namespace name of a lab object: "<lab>-<name>".
 func NSName(lab, name string) string { return lab + "-" + name }
 
+// Marker is the alias of the loopback device of every namespace a lab
+// creates. It marks the namespace as that lab's inside the kernel, so that
+// down --force, when the lab's state is lost or corrupt, deletes only
+// namespaces that carry it, never another tool's namespace whose name
+// happens to start with the lab's prefix.
+func Marker(lab string) string { return "netlab lab " + lab }
+
 // MAC derives a stable, locally administered unicast MAC from a seed, so the
 // same scenario always yields the same plan (golden files, remote VTEP MACs
 // known at compile time).

@@ -16,7 +16,7 @@ func (p *Plan) Render(w io.Writer) error {
 	fmt.Fprintf(&b, "# netlab plan for lab %q: %d namespaces\n", p.Lab, len(p.Namespaces))
 	b.WriteString("\n# 1. namespaces and sysctls\n")
 	for _, ns := range p.Namespaces {
-		ns.renderPhase1(&b)
+		ns.renderPhase1(&b, p.Lab)
 	}
 	b.WriteString("\n# 2. links\n")
 	for _, ns := range p.Namespaces {
@@ -39,16 +39,18 @@ func (p *Plan) RenderNamespace(w io.Writer, ns *Namespace) error {
 		fmt.Fprintf(&b, " (on %s)", ns.Node)
 	}
 	b.WriteString("\n")
-	ns.renderPhase1(&b)
+	ns.renderPhase1(&b, p.Lab)
 	ns.renderPhase2(&b)
 	ns.renderPhase3(&b, p.PeersByNamespace()[ns.Name])
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func (ns *Namespace) renderPhase1(b *strings.Builder) {
+// renderPhase1 creates the namespace, lo's alias marking it as the lab's
+// (Marker), as the applier does.
+func (ns *Namespace) renderPhase1(b *strings.Builder, lab string) {
 	fmt.Fprintf(b, "ip netns add %s\n", ns.Name)
-	fmt.Fprintf(b, "ip -n %s link set lo up\n", ns.Name)
+	fmt.Fprintf(b, "ip -n %s link set lo alias '%s' up\n", ns.Name, Marker(lab))
 	for _, s := range ns.Sysctls {
 		kv := s.Key + "=" + s.Value
 		if strings.ContainsAny(kv, " \t") {

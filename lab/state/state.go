@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/netlab/netlab/lab/topology"
 )
 
 // Dir is the root of all labs' state; a variable so tests can move it.
@@ -52,16 +54,41 @@ type Process struct {
 	StartTime uint64 `json:"startTime"`
 }
 
-// LabDir is a lab's state directory.
+// LabDir is a lab's state directory. Callers pass a name that CheckName
+// accepted: every exported function here that takes a lab name checks it,
+// so no name can reach outside Dir ("", ".", "..", "a/b").
 func LabDir(lab string) string { return filepath.Join(Dir, lab) }
 
 func file(lab string) string { return filepath.Join(LabDir(lab), "state.json") }
 
+// markerName is the first file Create makes in a lab's directory. Remove
+// and List only treat a directory that has it as a lab: a directory someone
+// else put under Dir is never deleted.
+const markerName = ".netlab-lab"
+
+// ownFiles are every file netlab writes in a lab's directory; Remove deletes
+// these and then the directory, which fails if anything else is in it.
+var ownFiles = []string{"state.json", "state.json.tmp", "daemon.pid", "daemon.log", markerName}
+
 // ErrNotFound is returned by Load for a lab with no state.
 var ErrNotFound = errors.New("no such lab")
 
+// CheckName rejects a lab name that is not a DNS label of at most
+// topology.MaxNameLen characters, the rule for every name in a scenario.
+// Lab names become directory and namespace names, so this is what keeps
+// "", ".", ".." and "../x" from reaching the file system.
+func CheckName(lab string) error {
+	if err := topology.ValidName(lab); err != nil {
+		return fmt.Errorf("lab name %w (fix: use a name like my-lab)", err)
+	}
+	return nil
+}
+
 // Create makes the lab's directory; it fails if the lab already exists.
 func Create(s *State) error {
+	if err := CheckName(s.Lab); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(Dir, 0o755); err != nil {
 		return err
 	}
@@ -71,7 +98,19 @@ func Create(s *State) error {
 		}
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(LabDir(s.Lab), markerName), []byte("made by netlab up\n"), 0o644); err != nil {
+		return err
+	}
 	return Save(s)
+}
+
+// IsLab reports whether Dir/lab is a lab directory netlab made.
+func IsLab(lab string) bool {
+	if CheckName(lab) != nil {
+		return false
+	}
+	_, err := os.Lstat(filepath.Join(LabDir(lab), markerName))
+	return err == nil
 }
 
 // Save writes the state atomically.
@@ -89,6 +128,12 @@ func Save(s *State) error {
 
 // Load reads a lab's state.
 func Load(lab string) (*State, error) {
+	if err := CheckName(lab); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(LabDir(lab)); err == nil && !IsLab(lab) {
+		return nil, fmt.Errorf("%s was not made by netlab (no %s in it): not touching it", LabDir(lab), markerName)
+	}
 	data, err := os.ReadFile(file(lab))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("lab %q: %w", lab, ErrNotFound)
@@ -98,13 +143,55 @@ func Load(lab string) (*State, error) {
 	}
 	var s State
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("lab %q: corrupt state %s: %w", lab, file(lab), err)
+		return nil, fmt.Errorf("lab %q: %w: %s: %v (fix: netlab down --force %s)", lab, ErrCorrupt, file(lab), err, lab)
+	}
+	if s.Lab != lab {
+		return nil, fmt.Errorf("lab %q: %w: %s records lab %q (fix: netlab down --force %s)", lab, ErrCorrupt, file(lab), s.Lab, lab)
 	}
 	return &s, nil
 }
 
-// Remove deletes the lab's state directory.
-func Remove(lab string) error { return os.RemoveAll(LabDir(lab)) }
+// ErrCorrupt is returned by Load for a state file that cannot be read
+// (truncated, edited by hand); down --force recovers from it.
+var ErrCorrupt = errors.New("corrupt state")
+
+// Remove deletes the lab's state directory: the files netlab wrote there,
+// then the directory itself. A directory without netlab's marker is left
+// alone, and so is anything netlab did not write (the final rmdir then
+// fails and says so). A lab with no directory is not an error.
+func Remove(lab string) error {
+	if err := CheckName(lab); err != nil {
+		return err
+	}
+	dir := LabDir(lab)
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if !IsLab(lab) {
+		return fmt.Errorf("%s was not made by netlab (no %s in it): not removing it", dir, markerName)
+	}
+	for _, f := range ownFiles {
+		if f == markerName {
+			continue // last: until the directory is gone, it stays a lab
+		}
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 1 {
+		var names []string
+		for _, e := range ents {
+			if e.Name() != markerName {
+				names = append(names, e.Name())
+			}
+		}
+		return fmt.Errorf("%s holds files netlab did not write (%s): remove them by hand", dir, strings.Join(names, ", "))
+	}
+	if err := os.Remove(filepath.Join(dir, markerName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return os.Remove(dir)
+}
 
 // List returns the names of all labs with a state directory.
 func List() ([]string, error) {
@@ -117,7 +204,7 @@ func List() ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if e.IsDir() {
+		if e.IsDir() && IsLab(e.Name()) {
 			out = append(out, e.Name())
 		}
 	}

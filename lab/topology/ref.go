@@ -68,11 +68,22 @@ func (t *Topology) ResolveSource(s string) (Ref, error) {
 // ResolveTarget resolves a probe's "to": [pod/|node/|client/]NAME[:port] or
 // IP:port. A pod's port defaults to its first declared port.
 func (t *Topology) ResolveTarget(s string) (Ref, error) {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
+	if ap, err := netip.ParseAddrPort(s); err == nil && ap.Port() != 0 {
 		return Ref{Kind: KindIP, Addr: ap.Addr(), Port: int(ap.Port())}, nil
 	}
 	if a, err := netip.ParseAddr(s); err == nil {
 		return Ref{}, fmt.Errorf("%q: an IP target needs a port, e.g. %s:80", s, a)
+	}
+	// An IP with a port out of range must not fall through to a name
+	// lookup ("no pod named 1.2.3.4").
+	if host, portStr, ok := strings.Cut(s, ":"); ok {
+		if a, err := netip.ParseAddr(host); err == nil {
+			p, err := strconv.Atoi(portStr)
+			if err != nil || p < 1 || p > 65535 {
+				return Ref{}, fmt.Errorf("%q: port %q is not a number in 1-65535", s, portStr)
+			}
+			return Ref{Kind: KindIP, Addr: a, Port: p}, nil
+		}
 	}
 	kind, rest := splitKind(s)
 	if kind == KindSvc {
@@ -155,9 +166,12 @@ func (t *Topology) resolveService(orig, rest string) (Ref, error) {
 		if s.Type == TypeClusterIP {
 			return Ref{}, fmt.Errorf("%q: Service %s is a ClusterIP Service; it has no NodePort", orig, name)
 		}
+		if via == "" {
+			return Ref{}, fmt.Errorf("%q: name the node whose NodePort to use, e.g. svc/%s:nodeport@%s", orig, name, t.Nodes[0].Name)
+		}
 		n := t.Node(via)
 		if n == nil {
-			return Ref{}, fmt.Errorf("%q: name the node whose NodePort to use, e.g. svc/%s:nodeport@%s", orig, name, t.Nodes[0].Name)
+			return Ref{}, fmt.Errorf("%q: no node is named %q (nodes: %s)", orig, via, t.nodeNames())
 		}
 		r.Access, r.Via, r.Addr, r.Port = AccessNodePort, via, n.Addr, s.Ports[0].NodePort
 	case AccessLoadBalancer:
@@ -165,7 +179,7 @@ func (t *Topology) resolveService(orig, rest string) (Ref, error) {
 			return Ref{}, fmt.Errorf("%q: Service %s has no loadBalancerIP", orig, name)
 		}
 		if via != "" && t.Node(via) == nil {
-			return Ref{}, fmt.Errorf("%q: no node is named %q", orig, via)
+			return Ref{}, fmt.Errorf("%q: no node is named %q (nodes: %s)", orig, via, t.nodeNames())
 		}
 		r.Access, r.Via, r.Addr = AccessLoadBalancer, via, s.LBAddr
 	case AccessExternal:
@@ -189,4 +203,13 @@ func (t *Topology) resolveService(orig, rest string) (Ref, error) {
 		}
 	}
 	return r, nil
+}
+
+// nodeNames lists the nodes for a message.
+func (t *Topology) nodeNames() string {
+	names := make([]string, len(t.Nodes))
+	for i, n := range t.Nodes {
+		names[i] = n.Name
+	}
+	return strings.Join(names, ", ")
 }
