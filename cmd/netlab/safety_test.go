@@ -61,7 +61,7 @@ func assertNoLab(t *testing.T, name string) {
 }
 
 // TestDownRefusesBadNames: a lab name that is not a DNS label never reaches
-// the file system. Before, `down ''`, `.`, `/` and `../netlab` deleted all
+// the file system. Before, `down ”`, `.`, `/` and `../netlab` deleted all
 // of /run/netlab, `..` removed /run, and `../../some/dir` trusted a
 // state.json found there.
 func TestDownRefusesBadNames(t *testing.T) {

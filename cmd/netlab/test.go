@@ -19,8 +19,8 @@ import (
 func testCmd() *cobra.Command {
 	var (
 		out, kubeProxy, name string
-		keep, explain  bool
-		timeout        time.Duration
+		keep, explain        bool
+		timeout              time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "test LAB|SCENARIO",
