@@ -10,13 +10,10 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/netlab/netlab/lab"
@@ -72,27 +69,6 @@ type Result struct {
 type Server struct {
 	Pod  string `json:"pod"`
 	Node string `json:"node"`
-}
-
-// Flow is one conntrack entry, as `conntrack -L` shows it.
-type Flow struct {
-	Proto string `json:"proto"`
-	State string `json:"state,omitempty"`
-	Orig  Tuple  `json:"orig"`
-	Reply Tuple  `json:"reply"`
-	Mark  uint32 `json:"mark,omitempty"`
-	// NAT says what the entry rewrote: dnat, snat, both or none.
-	NAT string `json:"nat"`
-}
-
-// Tuple is one direction of a flow.
-type Tuple struct {
-	Src string `json:"src"`
-	Dst string `json:"dst"`
-}
-
-func (f Flow) String() string {
-	return fmt.Sprintf("%s %s src=%s dst=%s reply src=%s dst=%s [%s]", f.Proto, f.State, f.Orig.Src, f.Orig.Dst, f.Reply.Src, f.Reply.Dst, f.NAT)
 }
 
 // Options tune a probe.
@@ -446,80 +422,4 @@ func pathOwners(r *Result) map[string]bool {
 		out[h.Owner] = true
 	}
 	return out
-}
-
-// Conntrack dumps the IPv4 conntrack table of a lab's pod, node, client or
-// the VPC ("vpc").
-func Conntrack(l *lab.Lab, object string) ([]Flow, error) {
-	ns, err := l.NS(object)
-	if err != nil {
-		return nil, err
-	}
-	return dump(ns)
-}
-
-func dump(ns string) ([]Flow, error) {
-	fd, err := netns.GetFromPath(apply.NetnsPath(ns))
-	if err != nil {
-		return nil, err
-	}
-	defer fd.Close()
-	h, err := netlink.NewHandleAt(fd, unix.NETLINK_NETFILTER)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	flows, err := h.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Flow, 0, len(flows))
-	for _, f := range flows {
-		out = append(out, convert(f))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Orig.Src < out[j].Orig.Src })
-	return out, nil
-}
-
-var protoNames = map[uint8]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp", unix.IPPROTO_ICMP: "icmp"}
-
-var tcpStates = []string{"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2"}
-
-func convert(f *netlink.ConntrackFlow) Flow {
-	ap := func(ip net.IP, port uint16) netip.AddrPort {
-		a, _ := netip.AddrFromSlice(ip)
-		return netip.AddrPortFrom(a.Unmap(), port)
-	}
-	state := ""
-	if t, ok := f.ProtoInfo.(*netlink.ProtoInfoTCP); ok && int(t.State) < len(tcpStates) {
-		state = tcpStates[t.State]
-	}
-	return newFlow(f.Forward.Protocol,
-		ap(f.Forward.SrcIP, f.Forward.SrcPort), ap(f.Forward.DstIP, f.Forward.DstPort),
-		ap(f.Reverse.SrcIP, f.Reverse.SrcPort), ap(f.Reverse.DstIP, f.Reverse.DstPort), state, f.Mark)
-}
-
-// newFlow builds a flow from its tuples and says what NAT it did: the reply
-// comes from somewhere other than the original destination (DNAT), or goes
-// to somewhere other than the original source (SNAT).
-func newFlow(proto uint8, osrc, odst, rsrc, rdst netip.AddrPort, state string, mark uint32) Flow {
-	nat := "none"
-	dnat, snat := rsrc != odst, rdst != osrc
-	switch {
-	case dnat && snat:
-		nat = "dnat+snat"
-	case dnat:
-		nat = "dnat"
-	case snat:
-		nat = "snat"
-	}
-	fl := Flow{
-		Proto: protoNames[proto], State: state, Mark: mark, NAT: nat,
-		Orig:  Tuple{Src: osrc.String(), Dst: odst.String()},
-		Reply: Tuple{Src: rsrc.String(), Dst: rdst.String()},
-	}
-	if fl.Proto == "" {
-		fl.Proto = fmt.Sprint(proto)
-	}
-	return fl
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -144,9 +145,10 @@ func TestCLILifecycle(t *testing.T) {
 		!strings.Contains(out, "verdict: delivered to web-2 on node-2") {
 		t.Errorf("trace: exit %d\n%s", code, out)
 	}
-	if code, out, _ := cli(t, "conntrack", name, "node-1"); code != 0 || !strings.Contains(out, "10.244.1.2:80") {
+	if code, out, _ := cli(t, "conntrack", name, "node-1"); code != 0 || !strings.Contains(out, "dst=10.244.1.2 sport=") || !strings.Contains(out, "[ASSURED]") {
 		t.Errorf("conntrack: exit %d\n%s", code, out)
 	}
+	conntrackCLI(t, name)
 	if code, out, _ := cli(t, "rules", name, "node-1", "--table", "nat"); code != 0 || !strings.Contains(out, "-A FLANNEL-POSTRTG") || strings.Contains(out, "*filter") {
 		t.Errorf("rules --table nat: exit %d\n%s", code, out)
 	}
@@ -168,6 +170,64 @@ func TestCLILifecycle(t *testing.T) {
 	}
 	if _, err := os.Stat(state.LabDir(name)); err == nil {
 		t.Error("state left after down")
+	}
+}
+
+// conntrackCLI: the filters select by the original direction, --flush
+// deletes what they select, and an unknown node is named with the lab's
+// nodes. The lab has just probed web-2 (10.244.1.2:80) from node-1's pods.
+func conntrackCLI(t *testing.T, name string) {
+	t.Helper()
+	list := func() map[string][]struct{ Orig struct{ Dst string } } {
+		code, out, stderr := cli(t, "conntrack", name, "node-1", "--dst", "10.244.1.2", "--port", "80", "--proto", "tcp", "-o", "json")
+		var flows map[string][]struct{ Orig struct{ Dst string } }
+		if code != 0 || json.Unmarshal([]byte(out), &flows) != nil {
+			t.Fatalf("conntrack --dst: exit %d %s\n%s", code, stderr, out)
+		}
+		return flows
+	}
+	flows := list()
+	if len(flows) != 1 || len(flows["node-1"]) == 0 {
+		t.Errorf("conntrack --dst 10.244.1.2: %v", flows)
+	}
+	for _, f := range flows["node-1"] {
+		if f.Orig.Dst != "10.244.1.2:80" {
+			t.Errorf("--dst 10.244.1.2 --port 80 selected an entry to %s", f.Orig.Dst)
+		}
+	}
+	code, out, _ := cli(t, "conntrack", name, "node-1", "--dst", "10.244.1.2", "--port", "80", "--proto", "tcp", "--flush")
+	if want := fmt.Sprintf("node-1: %d conntrack ", len(flows["node-1"])); code != 0 || !strings.HasPrefix(out, want) {
+		t.Errorf("--flush: exit %d %q, want %q", code, out, want)
+	}
+	if left := list()["node-1"]; len(left) != 0 {
+		t.Errorf("after --flush: %v", left)
+	}
+	code, _, stderr := cli(t, "conntrack", name, "node-9")
+	if want := "netlab: lab " + name + ` has no node named "node-9" (nodes: node-1, node-2, node-3; a pod, client, vpc or slb works too)` + "\n"; code != 1 || stderr != want {
+		t.Errorf("unknown node: exit %d %q, want %q", code, stderr, want)
+	}
+}
+
+// TestConntrackBadFlags: a bad filter value is one message naming the flag
+// and what it takes, before any lab is opened (the lab here does not
+// exist, and no root is needed).
+func TestConntrackBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--proto", "tcpp"}, `--proto "tcpp": unknown protocol (use icmp, igmp, ipip, tcp, udp, dccp, ipv6, gre, esp, ah, icmpv6, sctp, udplite, or a number 1-255)`},
+		{[]string{"--src", "10.0.0.256"}, `--src "10.0.0.256": not an IPv4 address (the lab's conntrack tables are IPv4, e.g. --src 10.244.0.2)`},
+		{[]string{"--dst", "web"}, `--dst "web": not an IPv4 address`},
+		{[]string{"--port", "0"}, `--port "0": not a port (use 1-65535)`},
+		{[]string{"--port", "65536", "--flush"}, `--port "65536": not a port (use 1-65535)`},
+		{[]string{"--proto", "icmp", "--port", "80"}, `--port 80: icmp has no ports (only tcp, udp, dccp, sctp, udplite do)`},
+		{[]string{"-o", "yaml"}, `unknown output format "yaml" (use table or json)`},
+	} {
+		code, out, stderr := cli(t, append([]string{"conntrack", "no-such-lab", "node-1"}, c.args...)...)
+		if code != 1 || out != "" || !strings.HasPrefix(stderr, "netlab: "+c.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
+		}
 	}
 }
 
