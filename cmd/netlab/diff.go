@@ -11,6 +11,12 @@ import (
 	"github.com/netlab/netlab/lab/topology"
 )
 
+// nodeDiff is one node in diff -o json.
+type nodeDiff struct {
+	Node string `json:"node"`
+	Diff string `json:"diff"`
+}
+
 func diffCmd() *cobra.Command {
 	var (
 		out, node string
@@ -50,10 +56,6 @@ chain that keeps its name across versions lines up.`,
 						texts[i][ns.Owner] = ns.IPTables.Restore()
 					}
 				}
-			}
-			type nodeDiff struct {
-				Node string `json:"node"`
-				Diff string `json:"diff"`
 			}
 			var diffs []nodeDiff
 			for _, n := range sc.Topology.Nodes {

@@ -34,6 +34,18 @@ func preflight(t *topology.Topology) error {
 	return fmt.Errorf("%s", b.String())
 }
 
+// doctorReport is what doctor -o json prints.
+type doctorReport struct {
+	Scenario string        `json:"scenario"`
+	Checks   []doctorCheck `json:"checks"`
+	Missing  []string      `json:"missing"`
+}
+
+type doctorCheck struct {
+	kernel.Check
+	Needed bool `json:"neededByScenario,omitempty"`
+}
+
 func doctorCmd() *cobra.Command {
 	var out, kubeProxy string
 	c := &cobra.Command{
@@ -74,15 +86,11 @@ what that scenario needs and exits 1 if anything is missing.`,
 				}
 			}
 			if out == "json" {
-				type row struct {
-					kernel.Check
-					Needed bool `json:"neededByScenario,omitempty"`
-				}
-				rows := make([]row, len(checks))
+				rows := make([]doctorCheck, len(checks))
 				for i, c := range checks {
-					rows[i] = row{c, needed[c.Feature]}
+					rows[i] = doctorCheck{c, needed[c.Feature]}
 				}
-				if err := printJSON(map[string]any{"scenario": scenario, "checks": rows, "missing": lacking}); err != nil {
+				if err := printJSON(doctorReport{Scenario: scenario, Checks: rows, Missing: append([]string{}, lacking...)}); err != nil {
 					return err
 				}
 			} else {

@@ -69,12 +69,7 @@ name; what it leaves alone it lists.
 				}
 				return fmt.Errorf("name a lab (netlab ls lists them)")
 			}
-			type row struct {
-				Lab     string  `json:"lab"`
-				Seconds float64 `json:"seconds"`
-				*lab.DownReport
-			}
-			var rows []row
+			var rows []downRow
 			var missing []string
 			for _, name := range args {
 				start := time.Now()
@@ -82,7 +77,7 @@ name; what it leaves alone it lists.
 				if err != nil {
 					return fmt.Errorf("down %s: %w", name, err)
 				}
-				rows = append(rows, row{name, time.Since(start).Seconds(), rep})
+				rows = append(rows, downRow{name, time.Since(start).Seconds(), *rep})
 				if !rep.Found {
 					missing = append(missing, name)
 				}
@@ -107,6 +102,13 @@ name; what it leaves alone it lists.
 	c.Flags().BoolVar(&ignoreMissing, "ignore-not-found", false, "a lab that is not there is no error")
 	addOutput(c, &out)
 	return c
+}
+
+// downRow is one lab's line of down -o json.
+type downRow struct {
+	Lab     string  `json:"lab"`
+	Seconds float64 `json:"seconds"`
+	lab.DownReport
 }
 
 func printDown(name string, rep *lab.DownReport, took time.Duration) {

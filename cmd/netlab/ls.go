@@ -3,12 +3,43 @@ package main
 import (
 	"fmt"
 	"os"
-	"text/tabwriter"
+	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/lab/state"
 )
+
+// lsRow is one lab in ls. Its daemon is status's (daemonView).
+type lsRow struct {
+	Lab        string      `json:"lab"`
+	Scenario   string      `json:"scenario"`
+	Phase      string      `json:"phase"`
+	Namespaces int         `json:"namespaces"`
+	Daemon     *daemonView `json:"daemon,omitempty"`
+	Created    time.Time   `json:"created"`
+	// Error says why the lab's state could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+func listLabs() ([]lsRow, error) {
+	names, err := state.List()
+	if err != nil {
+		return nil, err
+	}
+	rows := []lsRow{}
+	for _, n := range names {
+		st, err := state.Load(n)
+		if err != nil {
+			rows = append(rows, lsRow{Lab: n, Phase: "unreadable", Error: err.Error()})
+			continue
+		}
+		rows = append(rows, lsRow{Lab: n, Scenario: st.Scenario, Phase: st.Phase, Namespaces: len(st.Namespaces),
+			Daemon: newDaemonView(st.Daemon), Created: st.Created})
+	}
+	return rows, nil
+}
 
 func lsCmd() *cobra.Command {
 	var out string
@@ -21,52 +52,36 @@ func lsCmd() *cobra.Command {
 			if err := checkOutput(out); err != nil {
 				return err
 			}
-			names, err := state.List()
+			rows, err := listLabs()
 			if err != nil {
 				return err
 			}
-			type row struct {
-				Lab        string `json:"lab"`
-				Scenario   string `json:"scenario"`
-				Phase      string `json:"phase"`
-				Namespaces int    `json:"namespaces"`
-				DaemonPID  int    `json:"daemonPid,omitempty"`
-				Daemon     bool   `json:"daemonAlive"`
-				Created    string `json:"created"`
-			}
-			rows := []row{}
-			for _, n := range names {
-				st, err := state.Load(n)
-				if err != nil {
-					rows = append(rows, row{Lab: n, Phase: "unreadable: " + err.Error()})
-					continue
-				}
-				r := row{Lab: n, Scenario: st.Scenario, Phase: st.Phase, Namespaces: len(st.Namespaces), Created: st.Created.Format("2006-01-02 15:04:05")}
-				if st.Daemon != nil {
-					r.DaemonPID, r.Daemon = st.Daemon.PID, st.Daemon.Alive()
-				}
-				rows = append(rows, r)
-			}
-			if out == "json" {
+			if out == outputJSON {
 				return printJSON(rows)
 			}
 			if len(rows) == 0 {
 				fmt.Println("no labs (netlab up SCENARIO; netlab scenarios lists the built-in ones)")
 				return nil
 			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "LAB\tSCENARIO\tPHASE\tNAMESPACES\tDAEMON\tCREATED")
+			t := newTable(column{Header: "LAB"}, column{Header: "SCENARIO"}, column{Header: "PHASE", Flex: true, Min: 10},
+				column{Header: "NAMESPACES"}, column{Header: "DAEMON"}, column{Header: "CREATED"})
 			for _, r := range rows {
 				d := "-"
-				if r.DaemonPID != 0 {
-					d = fmt.Sprintf("%d", r.DaemonPID)
-					if !r.Daemon {
+				if r.Daemon != nil {
+					d = strconv.Itoa(r.Daemon.PID)
+					if !r.Daemon.Alive {
 						d += " (dead)"
 					}
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", r.Lab, r.Scenario, r.Phase, r.Namespaces, d, r.Created)
+				phase, created := r.Phase, ""
+				if r.Error != "" {
+					phase += ": " + r.Error
+				} else {
+					created = r.Created.Local().Format("2006-01-02 15:04:05")
+				}
+				t.add(r.Lab, r.Scenario, phase, strconv.Itoa(r.Namespaces), d, created)
 			}
-			return w.Flush()
+			return t.write(os.Stdout, termWidth())
 		},
 	}
 	addOutput(c, &out)

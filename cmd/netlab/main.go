@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/state"
+	"github.com/netlab/netlab/lab/topology"
 	"github.com/netlab/netlab/topologies"
 )
 
@@ -29,20 +31,69 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() { os.Exit(run(os.Args[1:])) }
 
-// run executes the CLI with args and returns the exit code.
+// run executes the CLI with args and returns the exit code. An error is
+// "netlab: MESSAGE" on stderr, or, when the command was asked for -o json,
+// a JSON object on stdout (see errorView); the exit code is the same.
 func run(args []string) int {
 	root := newRoot()
 	root.SetArgs(args)
 	defer releaseHeld()
-	if err := root.Execute(); err != nil {
-		var ee exitError
-		if errors.As(err, &ee) {
-			return ee.code
-		}
-		fmt.Fprintln(os.Stderr, "netlab:", err)
-		return 1
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return 0
 	}
-	return 0
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if wantsJSON(cmd, args) {
+		if perr := printJSON(newErrorView(err)); perr == nil {
+			return 1
+		}
+	}
+	fmt.Fprintln(os.Stderr, "netlab:", err)
+	return 1
+}
+
+// errorView is what a failed command prints under -o json: the message
+// as the table output would print it and, for an invalid scenario, each
+// problem with its file, line, field and fix.
+type errorView struct {
+	Error    string             `json:"error"`
+	Problems []topology.Problem `json:"problems,omitempty"`
+}
+
+func newErrorView(err error) errorView {
+	v := errorView{Error: err.Error()}
+	var ps topology.Problems
+	if errors.As(err, &ps) {
+		v.Problems = ps
+	}
+	return v
+}
+
+// wantsJSON reports whether the failed command was run with -o json: the
+// parsed flag when parsing got that far, else the arguments themselves
+// (an unknown flag or a bad argument count fails before parsing ends).
+func wantsJSON(cmd *cobra.Command, args []string) bool {
+	if cmd != nil {
+		if f := cmd.Flags().Lookup("output"); f != nil && f.Changed {
+			return f.Value.String() == outputJSON
+		}
+	}
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "-o" || a == "--output":
+			if i+1 < len(args) && args[i+1] == outputJSON {
+				return true
+			}
+		case a == "-ojson" || a == "-o=json" || a == "--output=json":
+			return true
+		}
+	}
+	return false
 }
 
 func newRoot() *cobra.Command {
@@ -51,23 +102,93 @@ func newRoot() *cobra.Command {
 		Short: "Rebuild a Kubernetes cluster's dataplane in network namespaces",
 		Long: `netlab builds "nodes" and "pods" as named network namespaces joined by veths, bridges and
 VXLAN, wires them as a CNI mode would, serves an app in every pod and fires real TCP probes
-through them. Scenarios are YAML files; the built-in ones are listed by 'netlab scenarios'.`,
+through them. Scenarios are YAML files; the built-in ones are listed by 'netlab scenarios'.
+
+Tables are fitted to the terminal: $COLUMNS if set, else the terminal's width, else 120
+columns; long text is cut with "…", and -o wide (status, scenarios, test) prints it whole.
+Commands that print results take -o json (camelCase keys; docs/json.md); under it an error
+is {"error": ...} on stdout.`,
 		Example: `  netlab up flannel-vxlan
+  netlab status flannel-vxlan
   netlab test flannel-vxlan
   netlab probe flannel-vxlan client-a pod/web-2
   netlab exec flannel-vxlan node-1 -- ip route
   netlab down flannel-vxlan`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: checkCommandOutput,
+		// completionCmd replaces cobra's: its bash help says how to get
+		// the bash-completion package.
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
+	// test prints its table with printChecks (testprint.go), which has a
+	// wide form.
+	test := testCmd()
+	allowOutput(test, outputWide)
 	root.AddCommand(upCmd(), downCmd(), statusCmd(), lsCmd(), execCmd(), probeCmd(), traceCmd(), conntrackCmd(),
-		testCmd(), planCmd(), graphCmd(), doctorCmd(), scenariosCmd(), rulesCmd(), diffCmd(), daemonCmd())
+		test, planCmd(), graphCmd(), doctorCmd(), scenariosCmd(), rulesCmd(), diffCmd(), daemonCmd(),
+		completionCmd(), versionCmd())
+	addCompletions(root)
 	return root
 }
 
-// addOutput adds -o/--output to a command.
-func addOutput(c *cobra.Command, out *string) {
-	c.Flags().StringVarP(out, "output", "o", "table", "output format: table or json")
+// Output formats (-o). Every command has table and json; wide, where a
+// command has it, prints every cell whole instead of fitting the table to
+// the terminal.
+const (
+	outputTable = "table"
+	outputWide  = "wide"
+	outputJSON  = "json"
+)
+
+// formatsAnnotation lists, on a command's -o flag, the formats it takes.
+const formatsAnnotation = "netlab-formats"
+
+// addOutput adds -o/--output to a command: table and json, and wide
+// when it is in extra.
+func addOutput(c *cobra.Command, out *string, extra ...string) {
+	c.Flags().StringVarP(out, "output", "o", outputTable, "")
+	allowOutput(c, extra...)
+}
+
+// allowOutput sets the formats a command's -o takes (table, json and
+// extra) and says so in its help.
+func allowOutput(c *cobra.Command, extra ...string) {
+	f := c.Flags().Lookup("output")
+	formats := append([]string{outputTable}, extra...)
+	formats = append(formats, outputJSON)
+	f.Annotations = map[string][]string{formatsAnnotation: formats}
+	f.Usage = "output format: " + orList(formats)
+}
+
+// outputFormats are the formats a command's -o takes (nil: it has no -o).
+func outputFormats(c *cobra.Command) []string {
+	if f := c.Flags().Lookup("output"); f != nil {
+		return f.Annotations[formatsAnnotation]
+	}
+	return nil
+}
+
+// checkCommandOutput refuses an -o value the command does not have
+// before it runs (root's PersistentPreRunE).
+func checkCommandOutput(c *cobra.Command, _ []string) error {
+	formats := outputFormats(c)
+	if formats == nil {
+		return nil
+	}
+	out := c.Flags().Lookup("output").Value.String()
+	if !slices.Contains(formats, out) {
+		return fmt.Errorf("unknown output format %q (use %s)", out, orList(formats))
+	}
+	return nil
+}
+
+// orList is "a, b or c".
+func orList(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 func printJSON(v any) error {
@@ -76,9 +197,11 @@ func printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// checkOutput is the commands' own check of -o; root has already refused
+// a format the command lacks (checkCommandOutput).
 func checkOutput(out string) error {
-	if out != "table" && out != "json" {
-		return fmt.Errorf("unknown output format %q (use table or json)", out)
+	if out != outputTable && out != outputWide && out != outputJSON {
+		return fmt.Errorf("unknown output format %q (use table, wide or json)", out)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/kernel"
+	"github.com/netlab/netlab/lab/plan"
 )
 
 func planCmd() *cobra.Command {
@@ -19,7 +20,8 @@ func planCmd() *cobra.Command {
 		Short: "Print what up would create, as ip / bridge / iptables-restore commands (no root needed)",
 		Long: `plan compiles a scenario and prints the plan: every namespace, sysctl, link, address,
 route, neighbour, FDB entry and iptables ruleset that up would create, as the equivalent
-shell commands. What is printed is what is applied.`,
+shell commands. What is printed is what is applied. -o json prints the plan itself
+({"lab", "namespaces": [...]}); with --node the same, holding that one namespace.`,
 		Example: `  netlab plan flannel-vxlan
   netlab plan flannel-vxlan --node node-1 --kube-proxy iptables@1.22
   netlab plan ./my-cluster.yaml -o json
@@ -50,12 +52,16 @@ shell commands. What is printed is what is applied.`,
 					return err
 				}
 				ns := p.Namespace(nsName)
-				if out == "json" {
-					return printJSON(ns)
+				if ns == nil {
+					return fmt.Errorf("the plan of %s has no namespace %s (an SLB exists only for LoadBalancer Services and listeners)", sc.Topology.Name, nsName)
+				}
+				if out == outputJSON {
+					// The same shape as the whole plan, one namespace in it.
+					return printJSON(&plan.Plan{Lab: p.Lab, Namespaces: []*plan.Namespace{ns}})
 				}
 				return p.RenderNamespace(os.Stdout, ns)
 			}
-			if out == "json" {
+			if out == outputJSON {
 				return printJSON(p)
 			}
 			if err := p.Render(os.Stdout); err != nil {

@@ -10,6 +10,17 @@ import (
 	"github.com/netlab/netlab/lab/apply"
 )
 
+// rulesView is what rules -o json prints: each iptables table's lines
+// and, on an IPVS node, ipvsadm -Ln and ipset save as they print.
+type rulesView struct {
+	Lab       string              `json:"lab"`
+	Namespace string              `json:"namespace"`
+	Object    string              `json:"object"`
+	Tables    map[string][]string `json:"tables"`
+	IPVS      string              `json:"ipvs,omitempty"`
+	IPSets    string              `json:"ipsets,omitempty"`
+}
+
 func rulesCmd() *cobra.Command {
 	var out, table string
 	c := &cobra.Command{
@@ -50,11 +61,7 @@ lab, ipvsadm -Ln and ipset save first): what the kernel holds, not what the plan
 				}
 			}
 			if out == "json" {
-				v := map[string]any{"lab": l.State.Lab, "namespace": ns, "object": args[1], "tables": splitTables(text)}
-				if ipvsText != "" {
-					v["ipvs"], v["ipsets"] = ipvsText, ipsetText
-				}
-				return printJSON(v)
+				return printJSON(rulesView{Lab: l.State.Lab, Namespace: ns, Object: args[1], Tables: splitTables(text), IPVS: ipvsText, IPSets: ipsetText})
 			}
 			if ipvsText != "" {
 				fmt.Printf("# ipvsadm -Ln\n%s\n# ipset save\n%s\n# iptables-save\n", ipvsText, ipsetText)

@@ -3,33 +3,73 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
-	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/state"
+	"github.com/netlab/netlab/lab/topology"
 )
 
-// labView is what status prints.
+// labView is what status (and up) prints.
 type labView struct {
-	Lab       string       `json:"lab"`
-	Scenario  string       `json:"scenario"`
-	Source    string       `json:"source"`
-	CNI       string       `json:"cni"`
-	Phase     string       `json:"phase"`
-	Daemon    *daemonView  `json:"daemon"`
-	Nodes     []objectView `json:"nodes"`
-	Pods      []objectView `json:"pods"`
-	Clients   []objectView `json:"clients"`
-	Namespace string       `json:"vpcNamespace"`
+	Lab       string         `json:"lab"`
+	Scenario  string         `json:"scenario"`
+	Source    string         `json:"source"`
+	CNI       string         `json:"cni"`
+	KubeProxy *kubeProxyView `json:"kubeProxy,omitempty"`
+	Phase     string         `json:"phase"`
+	Created   time.Time      `json:"created"`
+	Daemon    *daemonView    `json:"daemon,omitempty"`
+	Nodes     []objectView   `json:"nodes"`
+	Pods      []objectView   `json:"pods"`
+	Clients   []objectView   `json:"clients"`
+	Services  []serviceView  `json:"services"`
+	Namespace string         `json:"vpcNamespace"`
 }
 
+// daemonView is the lab daemon in status and ls.
 type daemonView struct {
 	PID   int  `json:"pid"`
 	Alive bool `json:"alive"`
+}
+
+func newDaemonView(p *state.Process) *daemonView {
+	if p == nil {
+		return nil
+	}
+	return &daemonView{PID: p.PID, Alive: p.Alive()}
+}
+
+// kubeProxyView is the kube-proxy the lab runs: the --kube-proxy it was
+// brought up with, if any, over what the scenario says.
+type kubeProxyView struct {
+	Mode    string `json:"mode"`
+	Version string `json:"version"`
+	// Override is the --kube-proxy value; Scenario the scenario's own
+	// MODE@VERSION ("" when it has none).
+	Override string `json:"override,omitempty"`
+	Scenario string `json:"scenario,omitempty"`
+}
+
+func (k *kubeProxyView) String() string {
+	if k == nil {
+		return "none"
+	}
+	s := k.Mode + "@" + k.Version
+	if k.Override == "" {
+		return s
+	}
+	says := "has none"
+	if k.Scenario != "" {
+		says = "says " + k.Scenario
+	}
+	return fmt.Sprintf("%s (--kube-proxy %s; the scenario %s)", s, k.Override, says)
 }
 
 type objectView struct {
@@ -42,13 +82,45 @@ type objectView struct {
 	Present   bool   `json:"present"`
 }
 
+// serviceView is a Service as kube-proxy programs it: its addresses,
+// ports and the pods its selector picks.
+type serviceView struct {
+	Name            string            `json:"name"`
+	Namespace       string            `json:"namespace"`
+	Type            string            `json:"type"`
+	ClusterIP       string            `json:"clusterIP"`
+	Ports           []servicePortView `json:"ports"`
+	LoadBalancerIPs []string          `json:"loadBalancerIPs,omitempty"`
+	ExternalIPs     []string          `json:"externalIPs,omitempty"`
+	// ExternalTrafficPolicy is Cluster or Local ("" for a ClusterIP
+	// Service).
+	ExternalTrafficPolicy string         `json:"externalTrafficPolicy,omitempty"`
+	Endpoints             []endpointView `json:"endpoints"`
+}
+
+type servicePortView struct {
+	Name       string `json:"name,omitempty"`
+	Port       int    `json:"port"`
+	TargetPort string `json:"targetPort"`
+	NodePort   int    `json:"nodePort,omitempty"`
+	Protocol   string `json:"protocol"`
+}
+
+// endpointView is one endpoint pod and its EndpointSlice conditions.
+type endpointView struct {
+	Pod         string `json:"pod"`
+	Node        string `json:"node"`
+	IP          string `json:"ip"`
+	Ready       bool   `json:"ready"`
+	Terminating bool   `json:"terminating"`
+}
+
 func describe(l *lab.Lab) *labView {
 	t := l.Topology
 	v := &labView{Lab: l.State.Lab, Scenario: l.State.Scenario, Source: l.State.Source,
-		CNI: t.CNI.Plugin + "/" + t.CNI.Backend, Phase: l.State.Phase}
-	if d := l.State.Daemon; d != nil {
-		v.Daemon = &daemonView{PID: d.PID, Alive: d.Alive()}
-	}
+		CNI: t.CNI.Plugin + "/" + t.CNI.Backend, KubeProxy: describeKubeProxy(l), Phase: l.State.Phase,
+		Created: l.State.Created, Daemon: newDaemonView(l.State.Daemon), Services: describeServices(t),
+		Nodes: []objectView{}, Pods: []objectView{}, Clients: []objectView{}}
 	v.Namespace, _ = l.NS("vpc")
 	for _, n := range t.Nodes {
 		ns, _ := l.NS(n.Name)
@@ -65,17 +137,122 @@ func describe(l *lab.Lab) *labView {
 	return v
 }
 
-func printStatus(v *labView) error {
-	daemon := "none"
-	if v.Daemon != nil {
-		daemon = fmt.Sprintf("pid %d", v.Daemon.PID)
-		if !v.Daemon.Alive {
-			daemon += " (not running!)"
+// describeKubeProxy is the kube-proxy in force; when --kube-proxy
+// overrode the scenario's, the stored scenario is read once more without
+// it to say what it was.
+func describeKubeProxy(l *lab.Lab) *kubeProxyView {
+	kp := l.Topology.KubeProxy
+	if kp == nil {
+		return nil
+	}
+	v := &kubeProxyView{Mode: kp.Mode, Version: kp.Version, Override: l.State.KubeProxy}
+	if v.Override == "" {
+		v.Scenario = kp.Mode + "@" + kp.Version
+		return v
+	}
+	if own, err := topology.Load(l.State.Source, []byte(l.State.Topology)); err == nil && own.KubeProxy != nil {
+		v.Scenario = own.KubeProxy.Mode + "@" + own.KubeProxy.Version
+	}
+	return v
+}
+
+func describeServices(t *topology.Topology) []serviceView {
+	out := []serviceView{}
+	for i := range t.Services {
+		s := &t.Services[i]
+		v := serviceView{Name: s.Name, Namespace: s.Namespace, Type: s.Type, ClusterIP: s.ClusterAddr.String(),
+			ExternalIPs: s.ExternalIPs, Endpoints: []endpointView{}}
+		if s.Type != topology.TypeClusterIP {
+			v.ExternalTrafficPolicy = s.ExternalTrafficPolicy
+		}
+		if s.LBAddr.IsValid() {
+			v.LoadBalancerIPs = []string{s.LBAddr.String()}
+		}
+		for _, p := range s.Ports {
+			v.Ports = append(v.Ports, servicePortView{Name: p.Name, Port: p.Port, TargetPort: p.TargetPort, NodePort: p.NodePort, Protocol: p.Protocol})
+		}
+		for _, pod := range t.Endpoints(s) {
+			// As kube-proxy sees it: a pod that has none of the target
+			// ports is no endpoint.
+			if !servesAny(s, pod) {
+				continue
+			}
+			v.Endpoints = append(v.Endpoints, endpointView{Pod: pod.Name, Node: pod.Node, IP: pod.Addr.String(),
+				Ready: pod.IsReady(), Terminating: pod.Terminating})
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func servesAny(s *topology.Service, p *topology.Pod) bool {
+	for i := range s.Ports {
+		if s.Ports[i].TargetOn(p) != 0 {
+			return true
 		}
 	}
-	fmt.Printf("lab %s  scenario %s (%s)  cni %s  phase %s  daemon %s\n\n", v.Lab, v.Scenario, v.Source, v.CNI, v.Phase, daemon)
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "KIND\tNAME\tIP\tNODE / POD CIDR\tPORTS\tNAMESPACE")
+	return false
+}
+
+// portsString is kubectl's PORT(S): 80:30080/TCP,53/UDP.
+func (s serviceView) portsString() string {
+	parts := make([]string, len(s.Ports))
+	for i, p := range s.Ports {
+		parts[i] = strconv.Itoa(p.Port)
+		if p.NodePort != 0 {
+			parts[i] += ":" + strconv.Itoa(p.NodePort)
+		}
+		parts[i] += "/" + p.Protocol
+	}
+	return strings.Join(parts, ",")
+}
+
+// endpointsString names the endpoint pods, marking those not ready or
+// terminating: "web-1, web-2 (terminating)".
+func (s serviceView) endpointsString() string {
+	if len(s.Endpoints) == 0 {
+		return "<none>"
+	}
+	parts := make([]string, len(s.Endpoints))
+	for i, e := range s.Endpoints {
+		parts[i] = e.Pod
+		switch {
+		case e.Terminating:
+			parts[i] += " (terminating)"
+		case !e.Ready:
+			parts[i] += " (not ready)"
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "<none>"
+	}
+	return strings.Join(s, ",")
+}
+
+func (v *labView) daemonString() string {
+	switch {
+	case v.Daemon == nil:
+		return "none"
+	case !v.Daemon.Alive:
+		return fmt.Sprintf("pid %d (not running!)", v.Daemon.PID)
+	}
+	return fmt.Sprintf("pid %d", v.Daemon.PID)
+}
+
+// printStatus prints a lab fitted to the terminal (up prints it too).
+func printStatus(v *labView) error { return writeStatus(v, termWidth()) }
+
+// writeStatus prints a lab's summary, its namespaces and its Services;
+// width 0 prints every cell whole (-o wide).
+func writeStatus(v *labView, width int) error {
+	fmt.Printf("lab         %s\nscenario    %s (%s)\ncni         %s\nkube-proxy  %s\nphase       %s\ndaemon      %s\n\n",
+		v.Lab, v.Scenario, v.Source, v.CNI, v.KubeProxy, v.Phase, v.daemonString())
+	t := newTable(column{Header: "KIND"}, column{Header: "NAME"}, column{Header: "IP"}, column{Header: "NODE / POD CIDR"},
+		column{Header: "PORTS", Flex: true, Min: 8}, column{Header: "NAMESPACE"})
 	mark := func(o objectView) string {
 		if o.Present {
 			return o.Namespace
@@ -83,27 +260,42 @@ func printStatus(v *labView) error {
 		return o.Namespace + " (missing)"
 	}
 	for _, n := range v.Nodes {
-		fmt.Fprintf(w, "node\t%s\t%s\t%s\t\t%s\n", n.Name, n.IP, n.PodCIDR, mark(n))
+		t.add("node", n.Name, n.IP, n.PodCIDR, "", mark(n))
 	}
 	for _, p := range v.Pods {
 		ports := make([]string, len(p.Ports))
 		for i, x := range p.Ports {
-			ports[i] = fmt.Sprint(x)
+			ports[i] = strconv.Itoa(x)
 		}
-		fmt.Fprintf(w, "pod\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.IP, p.Node, strings.Join(ports, ","), mark(p))
+		t.add("pod", p.Name, p.IP, p.Node, strings.Join(ports, ","), mark(p))
 	}
 	for _, c := range v.Clients {
-		fmt.Fprintf(w, "client\t%s\t%s\t\t\t%s\n", c.Name, c.IP, mark(c))
+		t.add("client", c.Name, c.IP, "", "", mark(c))
 	}
-	return w.Flush()
+	if err := t.write(os.Stdout, width); err != nil || len(v.Services) == 0 {
+		return err
+	}
+	fmt.Println()
+	st := newTable(column{Header: "SERVICE"}, column{Header: "TYPE"}, column{Header: "CLUSTER-IP"},
+		column{Header: "EXTERNAL-IP", Flex: true, Min: 15}, column{Header: "PORT(S)", Flex: true, Min: 12},
+		column{Header: "ENDPOINTS", Flex: true, Min: 16})
+	for _, s := range v.Services {
+		st.add(s.Name, s.Type, s.ClusterIP, orNone(append(slices.Clone(s.LoadBalancerIPs), s.ExternalIPs...)), s.portsString(), s.endpointsString())
+	}
+	return st.write(os.Stdout, width)
 }
 
 func statusCmd() *cobra.Command {
 	var out string
 	c := &cobra.Command{
-		Use:     "status [LAB]",
-		Short:   "Show a lab's nodes, pods, addresses, namespaces and daemon",
-		Example: "  netlab status flannel-vxlan\n  netlab status -o json",
+		Use:   "status [LAB]",
+		Short: "Show a lab's kube-proxy, nodes, pods, Services, addresses, namespaces and daemon",
+		Long: `status prints what a lab runs: the kube-proxy mode and version in force (and the scenario's
+own when --kube-proxy overrode it), its nodes, pods and outside clients with their addresses
+and namespaces, its Services (ClusterIP, NodePorts, LB and external IPs, endpoint pods and
+whether they are ready or terminating), and the lab daemon. The tables are fitted to the
+terminal ($COLUMNS if set, else its width, else 120 columns); -o wide prints every cell whole.`,
+		Example: "  netlab status flannel-vxlan\n  netlab status flannel-services -o wide\n  netlab status -o json",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if err := checkOutput(out); err != nil {
@@ -117,13 +309,13 @@ func statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if out == "json" {
+			if out == outputJSON {
 				return printJSON(describe(l))
 			}
-			return printStatus(describe(l))
+			return writeStatus(describe(l), fitWidth(out))
 		},
 	}
-	addOutput(c, &out)
+	addOutput(c, &out, outputWide)
 	return c
 }
 

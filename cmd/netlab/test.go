@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -100,11 +98,11 @@ dropped it.`,
 				}
 			}
 			if out == "json" {
-				if err := printJSON(map[string]any{"lab": l.State.Lab, "passed": len(checks) - failed, "failed": failed, "checks": checks}); err != nil {
+				if err := printJSON(newTestReport(l.State.Lab, checks)); err != nil {
 					return err
 				}
 			} else {
-				printChecks(checks)
+				printChecks(l.Topology, checks, fitWidth(out))
 				fmt.Printf("\n%d passed, %d failed\n", len(checks)-failed, failed)
 			}
 			if failed > 0 {
@@ -120,77 +118,6 @@ dropped it.`,
 	addKubeProxy(c, &kubeProxy)
 	addOutput(c, &out)
 	return c
-}
-
-func printChecks(checks []*probes.Check) {
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "PASS\tPROBE\tFROM -> TO\tEXPECTED\tOBSERVED")
-	for _, c := range checks {
-		mark := "ok"
-		if !c.Pass {
-			mark = "FAIL"
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s -> %s\t%s\t%s\n", mark, c.Name, c.From, c.To, expected(c), observed(c))
-	}
-	w.Flush()
-	for _, c := range checks {
-		for _, f := range c.Failures {
-			fmt.Printf("FAIL %s: %s\n", c.Name, f)
-		}
-		// What the last run saw: its path and, with --explain, why.
-		if !c.Pass && len(c.Results) > 0 {
-			r := c.Results[len(c.Results)-1]
-			if len(r.Path) > 0 {
-				fmt.Printf("     path: %s\n", strings.Join(r.Path, " -> "))
-			}
-			if r.Verdict != nil {
-				fmt.Printf("     verdict: %s\n", r.Verdict.Summary)
-			}
-		}
-	}
-}
-
-func expected(c *probes.Check) string {
-	e := c.Expect
-	parts := []string{e.Result}
-	if e.Server != "" {
-		parts = append(parts, "by "+e.Server)
-	}
-	if e.ClientIP != "" {
-		parts = append(parts, "sees "+e.ClientIP)
-	}
-	if e.ClientIPPreserved != nil {
-		parts = append(parts, fmt.Sprintf("client IP kept=%v", *e.ClientIPPreserved))
-	}
-	if e.Repeat > 1 {
-		parts = append(parts, fmt.Sprintf("x%d", e.Repeat))
-	}
-	if e.Servers > 0 {
-		parts = append(parts, fmt.Sprintf("%d distinct servers", e.Servers))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func observed(c *probes.Check) string {
-	if len(c.Results) == 0 {
-		return "-"
-	}
-	r := c.Results[len(c.Results)-1]
-	parts := []string{r.Result}
-	if r.Server != nil {
-		parts = append(parts, "by "+r.Server.Pod)
-	}
-	if r.ClientAddrSeen != "" {
-		parts = append(parts, "saw "+r.ClientAddrSeen)
-	}
-	if len(c.Results) > 1 {
-		var servers []string
-		for s, n := range c.Servers {
-			servers = append(servers, fmt.Sprintf("%s:%d", s, n))
-		}
-		parts = append(parts, fmt.Sprintf("x%d (%s)", len(c.Results), strings.Join(servers, " ")))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // labToTest resolves test's argument: a running lab (held shared and

@@ -145,15 +145,16 @@ func TestExpectedByBackend(t *testing.T) {
 		{CNI: "host-gw", Expect: Expect{Result: "refused"}},
 		{KubeProxy: "ipvs", Expect: Expect{Result: "unreachable"}},
 	}}
-	for _, tc := range []struct{ backend, mode, want string }{
-		{"host-gw", "ipvs", "timeout"},
-		{"host-gw", "iptables", "refused"},
-		{"vxlan", "ipvs", "unreachable"},
-		{"vxlan", "iptables", "connected"},
+	// when names the entry that won, for the test table.
+	for _, tc := range []struct{ backend, mode, want, when string }{
+		{"host-gw", "ipvs", "timeout", "ipvs on host-gw"},
+		{"host-gw", "iptables", "refused", "host-gw"},
+		{"vxlan", "ipvs", "unreachable", "ipvs"},
+		{"vxlan", "iptables", "connected", ""},
 	} {
 		topo := &Topology{CNI: CNI{Plugin: "flannel", Backend: tc.backend}, KubeProxy: &KubeProxy{Mode: tc.mode, Version: "1.28"}}
-		if got := p.Expected(topo).Result; got != tc.want {
-			t.Errorf("%s/%s: %s, want %s", tc.backend, tc.mode, got, tc.want)
+		if got := p.Expected(topo); got.Result != tc.want || got.When != tc.when {
+			t.Errorf("%s/%s: %s (when %q), want %s (when %q)", tc.backend, tc.mode, got.Result, got.When, tc.want, tc.when)
 		}
 	}
 }

@@ -284,6 +284,18 @@ type When struct {
 	Line      int    `yaml:"-"`
 }
 
+// String is the entry's condition: "ipvs@<1.24", "host-gw", or both as
+// "ipvs@<1.24 on host-gw".
+func (w When) String() string {
+	switch {
+	case w.CNI == "":
+		return w.KubeProxy
+	case w.KubeProxy == "":
+		return w.CNI
+	}
+	return w.KubeProxy + " on " + w.CNI
+}
+
 // ProtocolOf is the protocol a probe to target uses: its own, else the
 // Service port's, else TCP.
 func ProtocolOf(probe string, target Ref) string {
@@ -312,7 +324,9 @@ func (p *Probe) Expected(t *Topology) Expect {
 			continue
 		}
 		if ok, _ := MatchKubeProxy(w.KubeProxy, t.KubeProxy); ok || w.KubeProxy == "" {
-			return w.Expect
+			e := w.Expect
+			e.When = w.String()
+			return e
 		}
 	}
 	return p.Expect
@@ -321,28 +335,31 @@ func (p *Probe) Expected(t *Topology) Expect {
 // Expect is what a probe must observe. Unset fields are not checked.
 type Expect struct {
 	// Result is connected | refused | timeout | unreachable.
-	Result string `yaml:"result"`
+	Result string `yaml:"result" json:"result,omitempty"`
 	// Server is the pod (or outside host) that must answer (every answer
 	// when Repeat > 1).
-	Server string `yaml:"server"`
+	Server string `yaml:"server" json:"server,omitempty"`
 	// ClientIPPreserved: the server saw the client's own source address.
-	ClientIPPreserved *bool `yaml:"clientIPPreserved"`
+	ClientIPPreserved *bool `yaml:"clientIPPreserved" json:"clientIPPreserved,omitempty"`
 	// ClientIP is the address the server must see: an IP, or the name of a
 	// node, pod or client whose address it is.
-	ClientIP string `yaml:"clientIP"`
+	ClientIP string `yaml:"clientIP" json:"clientIP,omitempty"`
 	// Repeat fires the probe this many times (default 1).
-	Repeat int `yaml:"repeat"`
+	Repeat int `yaml:"repeat" json:"repeat,omitempty"`
 	// Servers is how many distinct pods must have answered over the
 	// repeats: 1 for session affinity, the endpoint count for balancing.
-	Servers int `yaml:"servers"`
+	Servers int `yaml:"servers" json:"servers,omitempty"`
 	// Hops is the way the request must take, as a trace's path prints it:
 	// OWNER:DEVICE per device ("veth" for a pod's host-side veth), and
 	// "vpc" / "slb" for each pass through those namespaces.
-	Hops []string `yaml:"hops"`
+	Hops []string `yaml:"hops" json:"hops,omitempty"`
 	// DecidedBy must appear in the rule (or IPVS / kernel decision) that
 	// refused or dropped the probe: a Service's comment, a chain name.
-	DecidedBy string `yaml:"decidedBy"`
-	Line      int    `yaml:"-"`
+	DecidedBy string `yaml:"decidedBy" json:"decidedBy,omitempty"`
+	Line      int    `yaml:"-" json:"line,omitempty"`
+	// When names the when entry this expectation came from ("ipvs@<1.24",
+	// "host-gw", "ipvs on host-gw"); empty for the probe's own expect.
+	When string `yaml:"-" json:"when,omitempty"`
 }
 
 // Probe results.
