@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/netlab
 PKGS     := ./...
 STATICCHECK_VERSION := v0.8.2
-DEMO_LAB := demo
+DEMO_LAB ?= demo
 DEMO_SCENARIO := flannel-cluster-mode
 # The scenario's own kube-proxy is IPVS 1.22. On a kernel without IPVS the
 # demo runs it in the qemu guest (scripts/vmtest) to print its table, then
@@ -23,8 +23,11 @@ setup:
 # The main job on a fresh machine: install what is missing, build, bring up
 # flannel-cluster-mode (ACK Flannel on the VPC route table, seed 000) as
 # closely as this kernel and netlab allow, fire its probes, print the table.
+# A lab of that name that is already up may be someone else's on a shared
+# machine: demo never removes it, it stops and says so.
 demo: setup build
-	@$(BIN) down $(DEMO_LAB) >/dev/null
+	@if $(BIN) status $(DEMO_LAB) >/dev/null 2>&1; then \
+		echo "demo: lab $(DEMO_LAB) is already up (yours? $(BIN) down $(DEMO_LAB)); or: make demo DEMO_LAB=another-name" >&2; exit 1; fi
 	@if $(BIN) doctor $(DEMO_SCENARIO) >/dev/null 2>&1; then \
 		$(BIN) up $(DEMO_SCENARIO) --name $(DEMO_LAB) && echo && $(BIN) test $(DEMO_LAB); \
 	else \
@@ -41,10 +44,13 @@ demo: setup build
 demo-down: build
 	$(BIN) down $(DEMO_LAB)
 
-# Everything: static checks, unit + native end-to-end tests, then the
-# end-to-end tests again inside a qemu guest with a full distribution kernel
-# (IPVS, ipvlan, 802.1Q, dummy), and the harness's own self-test.
+# Everything: install what the tests need (iptables, ipset, conntrack, qemu
+# and a guest kernel; nothing when all is there), static checks, unit +
+# native end-to-end tests, then the end-to-end tests again inside a qemu
+# guest with a full distribution kernel (IPVS, ipvlan, 802.1Q, dummy), and
+# the harness's own self-test.
 test:
+	scripts/setup.sh --test
 	@ip netns list | sort >.netns-before
 	$(MAKE) lint unit vmtest-selftest vmtest
 	@ip netns list | sort | diff -u .netns-before - >&2 && rm -f .netns-before || { rm -f .netns-before; echo "make test: network namespaces were left behind (above)" >&2; exit 1; }
