@@ -321,28 +321,36 @@ func (p *Probe) Expected(t *Topology) Expect {
 // Expect is what a probe must observe. Unset fields are not checked.
 type Expect struct {
 	// Result is connected | refused | timeout | unreachable.
-	Result string `yaml:"result"`
+	Result string `yaml:"result" json:"result,omitempty"`
 	// Server is the pod (or outside host) that must answer (every answer
 	// when Repeat > 1).
-	Server string `yaml:"server"`
+	Server string `yaml:"server" json:"server,omitempty"`
 	// ClientIPPreserved: the server saw the client's own source address.
-	ClientIPPreserved *bool `yaml:"clientIPPreserved"`
+	ClientIPPreserved *bool `yaml:"clientIPPreserved" json:"clientIPPreserved,omitempty"`
 	// ClientIP is the address the server must see: an IP, or the name of a
 	// node, pod or client whose address it is.
-	ClientIP string `yaml:"clientIP"`
+	ClientIP string `yaml:"clientIP" json:"clientIP,omitempty"`
 	// Repeat fires the probe this many times (default 1).
-	Repeat int `yaml:"repeat"`
+	Repeat int `yaml:"repeat" json:"repeat,omitempty"`
 	// Servers is how many distinct pods must have answered over the
 	// repeats: 1 for session affinity, the endpoint count for balancing.
-	Servers int `yaml:"servers"`
+	Servers int `yaml:"servers" json:"servers,omitempty"`
 	// Hops is the way the request must take, as a trace's path prints it:
 	// OWNER:DEVICE per device ("veth" for a pod's host-side veth), and
 	// "vpc" / "slb" for each pass through those namespaces.
-	Hops []string `yaml:"hops"`
+	Hops []string `yaml:"hops" json:"hops,omitempty"`
 	// DecidedBy must appear in the rule (or IPVS / kernel decision) that
 	// refused or dropped the probe: a Service's comment, a chain name.
-	DecidedBy string `yaml:"decidedBy"`
-	Line      int    `yaml:"-"`
+	DecidedBy string `yaml:"decidedBy" json:"decidedBy,omitempty"`
+	// Conntrack are entries the flow must leave, per node: on each node
+	// named, the flow's entries are exactly these (every one listed is
+	// there, and there is no other), every run.
+	Conntrack []ConntrackEntry `yaml:"conntrack" json:"conntrack,omitempty"`
+	// SLBBackends are the nodes (or outside hosts) the SLB may forward the
+	// request to: every run must go to one of them, and over repeats each
+	// of them must be picked at least once.
+	SLBBackends []string `yaml:"slbBackends" json:"slbBackends,omitempty"`
+	Line        int      `yaml:"-" json:"-"`
 }
 
 // Probe results.
