@@ -113,28 +113,13 @@ func TestServiceConntrackShowsDNAT(t *testing.T) {
 	t.Fatal("20 probes never reached web-2")
 }
 
-// TestACKFlannelIPTables runs the seed-000 scenarios (A1-A5) with kube-proxy
-// in iptables mode and checks A5's conntrack: on the SLB's node, client ->
-// node:NodePort answered by a remote pod to the node IP; on the endpoint's
-// node, node -> pod.
+// TestACKFlannelIPTables runs the seed-000 scenarios (A1-A5, Link 2) with
+// kube-proxy in iptables mode; their conntrack expectations are the ones
+// the article prints (the same as IPVS shows).
 func TestACKFlannelIPTables(t *testing.T) {
 	for _, sc := range []string{"flannel-cluster-mode", "flannel-local-mode"} {
 		t.Run(sc, func(t *testing.T) {
-			l := upWith(t, sc, "iptables@1.28", "a")
-			runChecks(t, l)
-			if sc != "flannel-cluster-mode" {
-				return
-			}
-			r := probe(t, l, "internet", "svc/nginx1:loadbalancer@node-180")
-			first := r.Conntrack["node-180"]
-			if len(first) != 1 || !strings.HasPrefix(first[0].Orig.Src, "198.51.100.10:") || first[0].Orig.Dst != "10.0.0.180:30875" ||
-				!strings.HasPrefix(first[0].Reply.Dst, "10.0.0.180:") || first[0].NAT != "dnat+snat" {
-				t.Errorf("node-180 conntrack: %+v", first)
-			}
-			second := r.Conntrack[r.Server.Node]
-			if len(second) != 1 || !strings.HasPrefix(second[0].Orig.Src, "10.0.0.180:") || !strings.HasSuffix(second[0].Orig.Dst, ":80") {
-				t.Errorf("%s conntrack: %+v", r.Server.Node, second)
-			}
+			runChecks(t, upWith(t, sc, "iptables@1.28", "a"))
 		})
 	}
 }
@@ -165,8 +150,9 @@ func TestSeed002IPTables(t *testing.T) {
 }
 
 // TestSeed002IPVS runs C1-C13 under IPVS before and after kubernetes#97081
-// (and at 1.31 for ipMode Proxy), in the guest. C12's timeout must come from
-// the reason the article gives: node-141 sends the SYN with the SLB IP (its
+// (and at 1.31 for ipMode Proxy), in the guest. The conntrack expectations
+// hold C8 and C11-C13 to what the article prints; C12's also to the reason
+// it gives for the timeout: node-141 sends the SYN with the SLB IP (its
 // kube-ipvs0 address) as source, and nothing SNATs it.
 func TestSeed002IPVS(t *testing.T) {
 	testenv.RequireFeatures(t, kernel.IPVS, kernel.Dummy, kernel.Ipset)
@@ -178,16 +164,7 @@ func TestSeed002IPVS(t *testing.T) {
 	for _, sc := range []string{"seed002-clb", "seed002-local-flannel", "seed002-local-hostnetwork"} {
 		for _, v := range runs[sc] {
 			t.Run(sc+"/"+v, func(t *testing.T) {
-				l := upWith(t, sc, "ipvs@"+v, "v")
-				runChecks(t, l)
-				if sc != "seed002-local-hostnetwork" || v != "1.24" {
-					return
-				}
-				r := probe(t, l, "node-141", "svc/nginx:loadbalancer")
-				ct := r.Conntrack["node-141"]
-				if r.Result != "timeout" || len(ct) != 1 || !strings.HasPrefix(ct[0].Orig.Src, "47.243.247.219:") || ct[0].NAT != "dnat" {
-					t.Errorf("C12: result %s, node-141 conntrack %+v; want a timeout with a DNAT-only entry from 47.243.247.219", r.Result, ct)
-				}
+				runChecks(t, upWith(t, sc, "ipvs@"+v, "v"))
 			})
 		}
 	}

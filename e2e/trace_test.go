@@ -160,6 +160,8 @@ func TestTraceIPVS(t *testing.T) {
 	if r.Result != "connected" || !found {
 		t.Errorf("result %s; no IPVS connection on node-180 among %v", r.Result, r.Decisions)
 	}
+	// IPVS serves node-180's own connection in OUTPUT: no proxy relay.
+	assertNoRelay(t, l)
 }
 
 func hasRule(r *probes.Result, owner, table, part string) bool {

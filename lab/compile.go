@@ -12,15 +12,13 @@ import (
 // base sysctls are set in every namespace before any link exists, so links
 // inherit them. No IPv6 means no router solicitations, MLD reports or DAD
 // in the lab, which keeps interface counters exact for tracing and saves
-// work. Ephemeral ports stay below the SLB's pin ranges. ICMP errors are
-// not rate-limited (Linux allows a burst of 6, then one a second, per
-// destination): probes fire faster than real clients, and a refusal or an
-// "unreachable" must not turn into a timeout because the previous probe
-// used up the budget.
+// work. ICMP errors are not rate-limited (Linux allows a burst of 6, then
+// one a second, per destination): probes fire faster than real clients,
+// and a refusal or an "unreachable" must not turn into a timeout because
+// the previous probe used up the budget.
 var base = []plan.Sysctl{
 	{Key: "net.ipv6.conf.all.disable_ipv6", Value: "1"},
 	{Key: "net.ipv6.conf.default.disable_ipv6", Value: "1"},
-	{Key: "net.ipv4.ip_local_port_range", Value: cloud.EphemeralRange},
 	{Key: "net.ipv4.icmp_ratelimit", Value: "0"},
 }
 

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"slices"
+
 	"github.com/netlab/netlab/lab/cloud"
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/topology"
@@ -25,7 +27,11 @@ func Requirements(t *topology.Topology) []kernel.Feature {
 		}
 	}
 	if cloud.NeedsSLB(t) {
-		need = append(need, kernel.PolicyRouting)
+		// The VPC router hands the SLB's replies back from its iptables,
+		// also those its vSwitch bridge switches.
+		if !slices.Contains(need, kernel.BrNetfilter) {
+			need = append(need, kernel.BrNetfilter)
+		}
 	}
 	return need
 }

@@ -81,6 +81,12 @@ type GREKeys struct {
 
 // String is the entry as one `conntrack -L` line, with netlab's NAT
 // reading at the end.
+// Entry is the flow as conntrack expectations write it (see
+// topology.ConntrackEntry): protocol and both tuples.
+func (f Flow) Entry() string {
+	return fmt.Sprintf("%s src=%s dst=%s reply src=%s dst=%s", f.Proto, f.Orig.Src, f.Orig.Dst, f.Reply.Src, f.Reply.Dst)
+}
+
 func (f Flow) String() string {
 	parts := []string{f.Proto, strconv.Itoa(int(f.ProtoNum)), strconv.FormatUint(uint64(f.TimeoutSeconds), 10)}
 	if f.State != "" {

@@ -63,6 +63,11 @@ type Result struct {
 	Decisions []Decision `json:"decisions,omitempty"`
 	Rewrites  []Rewrite  `json:"rewrites,omitempty"`
 	Verdict   *Verdict   `json:"verdict,omitempty"`
+	// Pinned is the node the probe asked the SLB for (svc/NAME:loadbalancer@NODE);
+	// SLBBackend the node (or outside host) the SLB really forwarded the
+	// request to, as the hops show it ("" if it never passed the SLB).
+	Pinned     string `json:"pinned,omitempty"`
+	SLBBackend string `json:"slbBackend,omitempty"`
 }
 
 // Server is the pod that answered.
@@ -86,6 +91,9 @@ type Options struct {
 	// Protocol is tcp or udp; "" takes the target's (a Service port's
 	// protocol), else tcp.
 	Protocol string
+	// SourcePorts, if set, binds the client's socket to a free port of this
+	// range (inclusive), e.g. to send from a port in the NodePort range.
+	SourcePorts [2]int
 }
 
 // Run fires one probe from a pod, node or client of the lab to a target
@@ -111,17 +119,14 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 		return nil, fmt.Errorf("protocol %q: use tcp or udp", o.Protocol)
 	}
 	r := &Result{From: src.String(), To: to, Target: dst.AddrPort().String(), Protocol: proto, Conntrack: map[string][]Flow{}, Hops: []Hop{}}
-	var pin [2]int
+	tos := 0
 	if dst.Access == topology.AccessLoadBalancer && dst.Via != "" {
-		// The SLB picks its backend by the client's source port range.
-		n := l.Topology.Node(dst.Via)
-		if n.Index >= cloud.MaxPinnedNodes {
-			return nil, fmt.Errorf("cannot pin the SLB to %s: only the first %d nodes can be pinned", n.Name, cloud.MaxPinnedNodes)
+		d, err := pinDSCP(l.Topology, dst.Name, dst.Via)
+		if err != nil {
+			return nil, err
 		}
-		if !isBackend(l.Topology, dst.Name, n.Name) {
-			return nil, fmt.Errorf("the SLB does not send Service %s to %s (externalTrafficPolicy Local and no ready endpoint there: its health check fails); pick one of its backends", dst.Name, n.Name)
-		}
-		pin[0], pin[1] = cloud.PinPorts(n.Index)
+		tos = d << 2 // DSCP is the upper six bits of the TOS byte
+		r.Pinned = dst.Via
 	}
 	tr := o.Tracer
 	if tr == nil && !o.NoHops {
@@ -139,7 +144,7 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 	if proto == "udp" {
 		dialer = dialUDP
 	}
-	local, ans, err := dialer(ns, dst.AddrPort(), pin, o.Timeout)
+	local, ans, err := dialer(ns, dst.AddrPort(), sockOpts{ports: o.SourcePorts, tos: tos}, o.Timeout)
 	r.DurationMs = float64(time.Since(start).Microseconds()) / 1000
 	r.Result = classify(err, ans)
 	if err != nil {
@@ -163,6 +168,7 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 			seen[1], _ = netip.ParseAddrPort(ans.Local)
 		}
 		tr.explain(r, ns, proto, local, seen, obs)
+		r.SLBBackend = slbBackend(r.Hops)
 	}
 	if !o.NoConntrack && local.IsValid() {
 		tuples := [][2]netip.AddrPort{{local, dst.AddrPort()}}
@@ -193,12 +199,12 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 // the server's answer. local is the socket's own address, known as soon as
 // the SYN is sent, so a refused or timed-out probe still has its tuple (for
 // conntrack and tracing).
-func dial(ns string, target netip.AddrPort, pin [2]int, timeout time.Duration) (local netip.AddrPort, ans *Answer, err error) {
+func dial(ns string, target netip.AddrPort, so sockOpts, timeout time.Duration) (local netip.AddrPort, ans *Answer, err error) {
 	deadline := time.Now().Add(timeout)
 	var fd int
 	err = apply.Do(ns, func() error {
-		return tryPorts(pin, func(port int) (err error) {
-			fd, local, err = connectFrom(port, target)
+		return tryPorts(so.ports, func(port int) (err error) {
+			fd, local, err = connectFrom(port, so.tos, target)
 			return err
 		})
 	})
@@ -229,12 +235,18 @@ func dial(ns string, target netip.AddrPort, pin [2]int, timeout time.Duration) (
 // socket and waits for the answer. An ICMP port unreachable on the way
 // comes back as ECONNREFUSED on the read (refused); silence is a timeout.
 // There is no retransmission: one lost datagram is a timeout.
-func dialUDP(ns string, target netip.AddrPort, pin [2]int, timeout time.Duration) (local netip.AddrPort, ans *Answer, err error) {
+func dialUDP(ns string, target netip.AddrPort, so sockOpts, timeout time.Duration) (local netip.AddrPort, ans *Answer, err error) {
 	deadline := time.Now().Add(timeout)
 	var conn net.Conn
 	err = apply.Do(ns, func() error {
-		return tryPorts(pin, func(port int) (err error) {
-			d := net.Dialer{LocalAddr: &net.UDPAddr{Port: port}}
+		return tryPorts(so.ports, func(port int) (err error) {
+			d := net.Dialer{LocalAddr: &net.UDPAddr{Port: port}, Control: func(_, _ string, c syscall.RawConn) error {
+				var serr error
+				if err := c.Control(func(fd uintptr) { serr = setTOS(int(fd), so.tos) }); err != nil {
+					return err
+				}
+				return serr
+			}}
 			conn, err = d.Dial("udp4", target.String())
 			return err
 		})
@@ -270,8 +282,23 @@ func protoNumber(proto string) uint8 {
 	return unix.IPPROTO_TCP
 }
 
-// tryPorts calls try with source port 0 (any) when there is no pin, else
-// with each port of the pinned range, from a random start, until one is
+// sockOpts are what a probe's socket is given before it connects: a
+// source port range ({0, 0}: any port) and the TOS byte (0: none).
+type sockOpts struct {
+	ports [2]int
+	tos   int
+}
+
+// setTOS sets a socket's IP TOS byte (every packet it sends carries it).
+func setTOS(fd, tos int) error {
+	if tos == 0 {
+		return nil
+	}
+	return os.NewSyscallError("setsockopt IP_TOS", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, tos))
+}
+
+// tryPorts calls try with source port 0 (any) when no range is given,
+// else with each port of the range, from a random start, until one is
 // free: a recent probe may still hold a port.
 func tryPorts(pin [2]int, try func(port int) error) error {
 	if pin[0] == 0 {
@@ -290,12 +317,17 @@ func tryPorts(pin [2]int, try func(port int) error) error {
 }
 
 // connectFrom opens a non-blocking TCP socket in the current namespace,
-// binds it to port (0: any), and starts connecting. The kernel has chosen
-// the source address and port once connect returns EINPROGRESS.
-func connectFrom(port int, target netip.AddrPort) (int, netip.AddrPort, error) {
+// binds it to port (0: any), sets its TOS byte (0: none) and starts
+// connecting. The kernel has chosen the source address and port once
+// connect returns EINPROGRESS.
+func connectFrom(port, tos int, target netip.AddrPort) (int, netip.AddrPort, error) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, netip.AddrPort{}, os.NewSyscallError("socket", err)
+	}
+	if err := setTOS(fd, tos); err != nil {
+		unix.Close(fd)
+		return -1, netip.AddrPort{}, err
 	}
 	if port != 0 {
 		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port}); err != nil {
@@ -355,14 +387,56 @@ func waitConnected(fd int, deadline time.Time) (net.Conn, error) {
 	return net.FileConn(f)
 }
 
-func isBackend(t *topology.Topology, svc, node string) bool {
-	s := t.Service(svc)
-	for _, n := range cloud.Backends(t, s) {
-		if n.Name == node {
-			return true
+// PinError is a probe's SLB pin that cannot be honoured: the SLB does not
+// send the Service to that node, or the node is past the pinnable ones.
+type PinError struct {
+	Service, Node, Reason string
+}
+
+func (e *PinError) Error() string {
+	return fmt.Sprintf("cannot pin the SLB to %s for Service %s: %s", e.Node, e.Service, e.Reason)
+}
+
+// pinDSCP is the DSCP that makes the SLB send Service svc to node.
+func pinDSCP(t *topology.Topology, svc, node string) (int, error) {
+	n := t.Node(node)
+	if n.Index >= cloud.MaxPinnedNodes {
+		return 0, &PinError{svc, node, fmt.Sprintf("only the first %d nodes can be pinned", cloud.MaxPinnedNodes)}
+	}
+	for _, b := range cloud.Backends(t, t.Service(svc)) {
+		if b.Name == node {
+			return cloud.PinDSCP(n.Index), nil
 		}
 	}
-	return false
+	return 0, &PinError{svc, node, "it is not one of the SLB's backends (externalTrafficPolicy Local and no ready endpoint there: the health check fails); pin one of: " +
+		strings.Join(backendNames(t, svc), ", ")}
+}
+
+func backendNames(t *topology.Topology, svc string) []string {
+	var out []string
+	for _, b := range cloud.Backends(t, t.Service(svc)) {
+		out = append(out, b.Name)
+	}
+	if len(out) == 0 {
+		out = []string{"(none)"}
+	}
+	return out
+}
+
+// slbBackend is the owner the request reached first after leaving the
+// SLB (past the VPC router): the node, or outside host, the SLB forwarded
+// it to. "" if it never went through the SLB.
+func slbBackend(hops []Hop) string {
+	through := false
+	for _, h := range hops {
+		switch {
+		case h.Owner == "slb":
+			through = true
+		case through && h.Owner != "vpc":
+			return h.Owner
+		}
+	}
+	return ""
 }
 
 // classify maps a dial outcome to a probe result.

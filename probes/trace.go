@@ -107,7 +107,11 @@ func (t *Tracer) explain(r *Result, srcNS, proto string, local netip.AddrPort, s
 	// seen, and it is recognised by the client's address.
 	answers := answersTuple(proto, local)
 	var req []captured
-	if first, ok := firstOpening(caps[srcNS], true, proto, local, netip.AddrPort{}); ok {
+	first, ok := firstOpening(caps[srcNS], true, proto, local, netip.AddrPort{})
+	if !ok {
+		first, ok = rewrittenAtSource(caps, t.serverNS(r), srcNS, proto, seen)
+	}
+	if ok {
 		req = t.wires.follow(caps, isRequest(first), srcNS)
 		var server [2]netip.AddrPort
 		if len(req) > 0 {
@@ -223,11 +227,8 @@ var natTargets = map[string]string{"DNAT": "dnat", "REDIRECT": "dnat", "SNAT": "
 // it there) and a connection with the addresses the server saw started
 // from that namespace, its hops continue the path after a "relay" hop.
 func (t *Tracer) relayed(caps map[string][]captured, r *Result, proto, reqEnd string, seen [2]netip.AddrPort) []Hop {
-	if r.Server == nil || !seen[0].IsValid() || !seen[1].IsValid() {
-		return nil
-	}
-	serverNS, err := lab.Namespace(t.lab.Topology, t.lab.State.Lab, r.Server.Pod)
-	if err != nil || serverNS == reqEnd {
+	serverNS := t.serverNS(r)
+	if serverNS == "" || !seen[0].IsValid() || !seen[1].IsValid() || serverNS == reqEnd {
 		return nil
 	}
 	first, found := firstOpening(caps[serverNS], false, proto, seen[0], seen[1])
@@ -236,6 +237,37 @@ func (t *Tracer) relayed(caps map[string][]captured, r *Result, proto, reqEnd st
 	}
 	relay := Hop{Namespace: reqEnd, Owner: t.wires.owner[reqEnd], Device: "proxy", Dir: "relay"}
 	return append([]Hop{relay}, t.wires.hops(t.wires.follow(caps, isRequest(first), reqEnd))...)
+}
+
+// serverNS is the namespace of the pod (or outside host) that answered,
+// or "".
+func (t *Tracer) serverNS(r *Result) string {
+	if r.Server == nil {
+		return ""
+	}
+	ns, err := lab.Namespace(t.lab.Topology, t.lab.State.Lab, r.Server.Pod)
+	if err != nil {
+		return ""
+	}
+	return ns
+}
+
+// rewrittenAtSource finds a request that NAT rewrote before any device of
+// the client's namespace saw it: a node's own connection to an address
+// IPVS or an OUTPUT DNAT serves, masqueraded on the way out, first shows
+// up on the node's eth0 with neither its own source nor its target. It is
+// the opening that reached the server with the addresses the server saw,
+// when the client's namespace sent it. The same packet, not a proxy's own
+// connection: its hops start at the client's node, with no relay step.
+func rewrittenAtSource(caps map[string][]captured, serverNS, srcNS, proto string, seen [2]netip.AddrPort) (packet, bool) {
+	if serverNS == "" || !seen[0].IsValid() || !seen[1].IsValid() {
+		return packet{}, false
+	}
+	p, ok := firstOpening(caps[serverNS], false, proto, seen[0], seen[1])
+	if !ok || origin(caps, isRequest(p), srcNS) != srcNS {
+		return packet{}, false
+	}
+	return p, true
 }
 
 // firstMatch returns the first capture matching m in the first of nss that
@@ -364,8 +396,11 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 			return v
 		}
 		if src, err := netip.ParseAddrPort(end.Src); err == nil && isLocalAddr(end.Namespace, src.Addr()) {
-			v.DecidedBy = &Decision{Owner: end.Owner, Namespace: end.Namespace, Kind: "kernel",
-				Rule: fmt.Sprintf("source %s is one of %s's own addresses: dropped as a martian", src.Addr(), end.Owner)}
+			rule := fmt.Sprintf("source %s is one of %s's own addresses: dropped as a martian", src.Addr(), end.Owner)
+			if slbBackend(r.Hops) == end.Owner {
+				rule += loopbackNote(end.Owner)
+			}
+			v.DecidedBy = &Decision{Owner: end.Owner, Namespace: end.Namespace, Kind: "kernel", Rule: rule}
 			v.Summary += "; " + v.DecidedBy.Rule
 			return v
 		}
@@ -464,4 +499,12 @@ func FormatHops(hs []Hop) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// loopbackNote names the layer-4 load balancer's loopback problem: a
+// backend that connects to its own listener and is picked to serve it gets
+// its own connection back with its own address as the source (the SLB
+// keeps the client's address), and drops it.
+func loopbackNote(node string) string {
+	return fmt.Sprintf(" (SLB loopback: the SLB picked the client's own node %s as the backend and kept the client's address)", node)
 }

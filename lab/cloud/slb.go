@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/netlab/netlab/lab/plan"
@@ -14,34 +13,32 @@ import (
 // The SLB (Alibaba Cloud's layer-4 CLB, as in the ACK articles) lives in
 // its own namespace behind the VPC router. The router sends every
 // LoadBalancer IP to it; it DNATs LBIP:port to nodeIP:NodePort of a backend
-// node and keeps the client's address (no SNAT). Replies leave the nodes
-// with the NodePort as source port; a policy rule in the router sends those
-// back through the SLB, whose conntrack entry turns them back into
-// LBIP:port. (Replies of a probe straight to a NodePort take the same
-// detour; the SLB has no entry for them and forwards them unchanged.)
-// loadBalancerSourceRanges become the listener's ACL, as ACK's cloud
-// controller configures it: the SLB, not kube-proxy, drops other clients,
-// because the nodes only ever see NodeIP:NodePort from it.
+// node and keeps the client's address (no SNAT). The backend's replies go
+// to the client's address, which is not the SLB's, so the VPC router has to
+// hand them back to the SLB, whose conntrack entry turns them back into
+// LBIP:port (see returnRules). loadBalancerSourceRanges become the
+// listener's ACL, as ACK's cloud controller configures it: the SLB, not
+// kube-proxy, drops other clients, because the nodes only ever see
+// NodeIP:NodePort from it.
 const (
 	SLBPort     = "slb" // the router's end of the link
 	SLBRouterIP = "100.100.0.1"
 	SLBIP       = "100.100.0.2"
-	SLBTable    = 100
-	// PinBase is the first client source port that pins the SLB's choice:
-	// a connection from source port PinBase+PinWidth*i .. +PinWidth-1 goes
-	// to node i. Labs keep ephemeral ports below PinBase.
-	PinBase  = 60000
-	PinWidth = 32
-	// EphemeralRange is net.ipv4.ip_local_port_range in every lab
-	// namespace, so that no ordinary connection lands in a pin range.
-	EphemeralRange = "32768 59999"
+	// MaxPinnedNodes is how many nodes a probe can pin the SLB to: the
+	// pin is the DSCP of the client's packets (PinDSCP), 1-63.
+	MaxPinnedNodes = 63
+	// forwardedMark is the connmark bit the VPC router gives connections
+	// the SLB forwarded.
+	forwardedMark = "0x1/0x1"
 )
 
-// PinPorts returns the source port range that makes the SLB pick node i.
-func PinPorts(i int) (int, int) { return PinBase + PinWidth*i, PinBase + PinWidth*i + PinWidth - 1 }
-
-// MaxPinnedNodes is how many nodes can be pinned.
-const MaxPinnedNodes = (65536 - PinBase) / PinWidth
+// PinDSCP is the DSCP value of a client's packets that makes the SLB pick
+// node i (its index in the topology); 0, the default, leaves the choice to
+// the SLB's balancing. A DSCP survives what a source port does not: a pod's
+// connection to an LB IP leaves its node masqueraded (flannel's MASQUERADE
+// --random-fully), which picks a new random source port, so a pin carried
+// in the port would be lost on the way.
+func PinDSCP(i int) int { return i + 1 }
 
 // NeedsSLB reports whether the topology has a LoadBalancer Service or a
 // listener of its own.
@@ -92,11 +89,7 @@ func BuildSLB(p *plan.Plan, t *topology.Topology) {
 	slb.Addrs = append(slb.Addrs, plan.Addr{Dev: "eth0", CIDR: SLBIP + "/30"})
 	slb.Routes = append(slb.Routes, plan.Route{Dst: "default", Gw: SLBRouterIP, Dev: "eth0"})
 	vpc.Addrs = append(vpc.Addrs, plan.Addr{Dev: SLBPort, CIDR: SLBRouterIP + "/30"})
-	vpc.Routes = append(vpc.Routes, plan.Route{Dst: "default", Gw: SLBIP, Dev: SLBPort, Table: SLBTable})
-	for i, proto := range []string{"tcp", "udp"} {
-		vpc.Rules = append(vpc.Rules, plan.Rule{Priority: 100 + i, IIF: VSwitch, Proto: proto,
-			SPort: [2]int{topology.NodePortMin, topology.NodePortMax}, Table: SLBTable})
-	}
+	returnRules(vpc)
 	r := &plan.Ruleset{}
 	routed := map[string]bool{}
 	route := func(ip string) {
@@ -141,9 +134,11 @@ func BuildSLB(p *plan.Plan, t *topology.Topology) {
 				continue
 			}
 			for _, n := range backends {
-				lo, hi := PinPorts(n.Index)
-				r.Append("nat", chain, fmt.Sprintf(`-p %s -m %s --sport %d:%d -m comment --comment "pinned to %s" -j DNAT --to-destination %s:%d`,
-					proto, proto, lo, hi, n.Name, n.Addr, sp.NodePort))
+				if n.Index >= MaxPinnedNodes {
+					continue
+				}
+				r.Append("nat", chain, fmt.Sprintf(`-p %s -m dscp --dscp 0x%02x -m comment --comment "pinned to %s" -j DNAT --to-destination %s:%d`,
+					proto, PinDSCP(n.Index), n.Name, n.Addr, sp.NodePort))
 			}
 			for j, n := range backends {
 				stat := ""
@@ -154,31 +149,59 @@ func BuildSLB(p *plan.Plan, t *topology.Topology) {
 			}
 		}
 	}
-	listeners(t, vpc, r, route)
+	listeners(t, r, route)
 	slb.IPTables = r
 }
 
 // listeners forwards the SLB's own listeners to the outside hosts behind
-// them, keeping the client's address like the Service listeners. The
-// backend's replies are sent back through the SLB by a policy rule on its
-// router port (source port = the backend port), where conntrack turns them
-// back into LBIP:port.
-func listeners(t *topology.Topology, vpc *plan.Namespace, r *plan.Ruleset, route func(string)) {
-	ruled := map[string]bool{}
+// them, keeping the client's address like the Service listeners; the
+// router hands the backend's replies back to the SLB as for a node's.
+func listeners(t *topology.Topology, r *plan.Ruleset, route func(string)) {
 	for i, l := range t.Cloud.Listeners {
 		route(l.Addr.String())
 		b := t.Client(l.Backend)
 		r.Append("nat", "PREROUTING", fmt.Sprintf(`-d %s/32 -p tcp -m tcp --dport %d -m comment --comment "listener %d: %s" -j DNAT --to-destination %s:%d`,
 			l.Addr, l.Port, i, b.Name, b.Addr, l.BackendPort))
-		port := plan.Port("client", slices.IndexFunc(t.Cloud.Clients, func(c topology.Client) bool { return c.Name == b.Name }))
-		key := fmt.Sprintf("%s/%d", port, l.BackendPort)
-		if !ruled[key] {
-			ruled[key] = true
-			vpc.Rules = append(vpc.Rules, plan.Rule{Priority: 110 + len(ruled) - 1, IIF: port, Proto: "tcp",
-				SPort: [2]int{l.BackendPort, l.BackendPort}, Table: SLBTable})
-		}
 	}
 }
+
+// returnRules makes the VPC router send every reply of a connection the
+// SLB forwarded back through the SLB, and nothing else. The router marks a
+// connection (connmark) when its first packet comes out of the SLB: only
+// forwarded connections do (the SLB's answers to its clients are replies of
+// the client's own connection to the LB IP, never new ones). A packet in
+// the reply direction of a marked connection, arriving from anywhere but
+// the SLB, is the backend's answer: the router passes a copy to the SLB
+// (TEE), where conntrack undoes the DNAT and sends it on to the client as
+// LBIP:port, and drops the original.
+//
+// A copy rather than a route (a connmark restored into a fwmark policy
+// rule), because a backend answering a client on the same vSwitch (a node
+// reaching an LB IP that points back into the cluster) sends its reply to
+// that node's MAC: the vSwitch bridge switches the frame and no route of
+// the router is ever asked. br_netfilter shows such frames to the router's
+// iptables, which can copy them to the SLB and stop the original, the same
+// for switched and routed replies.
+//
+// Being exact about which packets are replies matters: a rule by source
+// port (the NodePort range, say) also catches ordinary traffic whose port
+// happens to lie in it, such as a masqueraded flow (random source ports).
+func returnRules(vpc *plan.Namespace) {
+	vpc.Sysctls = append(vpc.Sysctls, plan.Sysctl{Key: "net.bridge.bridge-nf-call-iptables", Value: "1"})
+	if vpc.IPTables == nil {
+		vpc.IPTables = &plan.Ruleset{}
+	}
+	r := vpc.IPTables
+	r.Append("mangle", "PREROUTING",
+		fmt.Sprintf(`-i %s -m conntrack --ctstate NEW -m comment --comment "a connection the SLB forwarded" -j CONNMARK --set-xmark %s`, SLBPort, forwardedMark),
+		fmt.Sprintf(`! -i %s -m conntrack --ctdir REPLY -m connmark --mark %s -m comment --comment "a backend's reply through the SLB" -j %s`, SLBPort, forwardedMark, returnChain))
+	r.Append("mangle", returnChain,
+		fmt.Sprintf(`-m comment --comment "to the SLB, which undoes its DNAT" -j TEE --gateway %s`, SLBIP),
+		`-m comment --comment "not past the SLB" -j DROP`)
+}
+
+// returnChain is the VPC router's chain that hands replies to the SLB.
+const returnChain = "SLB-RETURN"
 
 func hash(s string) string {
 	sum := sha256.Sum256([]byte(s))

@@ -241,8 +241,8 @@ func TestClusterModeRoutesSLBAndServices(t *testing.T) {
 			t.Errorf("%s: SLB edge %q lacks nginx1 (eTP=Cluster: every node)", n.Name, es[0].Label)
 		}
 	}
-	if es := edges(g, EdgeRoute, device(t, g, "vpc", "slb"), slb); len(es) != 1 || strings.Count(es[0].Label, "\n") != 3 {
-		t.Errorf("LB IP routes to the SLB: %+v, want one edge with 4 addresses", es)
+	if es := edges(g, EdgeRoute, device(t, g, "vpc", "slb"), slb); len(es) != 1 || strings.Count(es[0].Label, "\n") != 4 {
+		t.Errorf("LB IP routes to the SLB: %+v, want one edge with 5 addresses", es)
 	}
 	svc := g.Vertex("svc_nginx1")
 	if svc == nil || svc.Kind != KindService {

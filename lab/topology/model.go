@@ -356,7 +356,15 @@ type Expect struct {
 	// DecidedBy must appear in the rule (or IPVS / kernel decision) that
 	// refused or dropped the probe: a Service's comment, a chain name.
 	DecidedBy string `yaml:"decidedBy" json:"decidedBy,omitempty"`
-	Line      int    `yaml:"-" json:"line,omitempty"`
+	// Conntrack are entries the flow must leave, per node: on each node
+	// named, the flow's entries are exactly these (every one listed is
+	// there, and there is no other), every run.
+	Conntrack []ConntrackEntry `yaml:"conntrack" json:"conntrack,omitempty"`
+	// SLBBackends are the nodes (or outside hosts) the SLB may forward the
+	// request to: every run must go to one of them, and over repeats each
+	// of them must be picked at least once.
+	SLBBackends []string `yaml:"slbBackends" json:"slbBackends,omitempty"`
+	Line        int      `yaml:"-" json:"line,omitempty"`
 	// When names the when entry this expectation came from ("ipvs@<1.24",
 	// "host-gw", "ipvs on host-gw"); empty for the probe's own expect.
 	When string `yaml:"-" json:"when,omitempty"`

@@ -523,6 +523,7 @@ func validateExpect(c *collector, t *Topology, e *Expect, probeLine int, field s
 	if e.Result != ResultConnected && (e.Server != "" || e.ClientIP != "" || e.ClientIPPreserved != nil || e.Servers != 0) {
 		c.add(line, field, "drop server / clientIP / clientIPPreserved / servers, or expect connected", "a %s probe has no server to check", e.Result)
 	}
+	validateExpectExtras(c, t, e, line, field)
 }
 
 // ResolveAddr turns an IP or the name of a pod, node or client into an
