@@ -155,8 +155,8 @@ func KubeProxyServices(t *topology.Topology, v kubeproxy.Version) []kubeproxy.Se
 // IPVS kube-ipvs0 binding). ACK's hostname annotation publishes a hostname
 // instead of the IP, hidden from every version; ipMode Proxy hides it from
 // 1.30, where the LoadBalancerIPMode gate is beta and on by default
-// (pkg/proxy/service.go skips ingress that is not VIP mode; reference,
-// "LoadBalancerIPMode"). Either way the SLB still listens on the IP, so
+// (pkg/proxy/service.go skips ingress that is not VIP mode; KEP-1860, the
+// gate's beta is #123418). Either way the SLB still listens on the IP, so
 // in-cluster clients reach it through the SLB.
 func CapturesLBIP(s *topology.Service, v kubeproxy.Version) bool {
 	if s.LoadBalancerHostname != "" {

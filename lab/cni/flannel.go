@@ -1,7 +1,11 @@
 // Package cni compiles a CNI mode into plan fragments: the node-side devices,
 // the pod side as the plugin's delegate would build it, routes, neighbours,
-// FDB entries and the plugin's own iptables rules. One file per plugin; the
-// facts and their sources are in shared/reference/cni-datapaths.md.
+// FDB entries and the plugin's own iptables rules. One file per plugin. The
+// sources are upstream's: flannel-io/flannel (pkg/backend/vxlan,
+// pkg/backend/hostgw, pkg/backend/alivpc for the VPC route table, and
+// pkg/trafficmngr/iptables for the masquerade and forward rules),
+// flannel-io/cni-plugin (flannel_linux.go, which delegates to the bridge
+// plugin) and containernetworking/plugins (plugins/main/bridge).
 package cni
 
 import (
@@ -106,10 +110,13 @@ func podPod(p *plan.Plan, t *topology.Topology, n *topology.Node, ns *plan.Names
 	podNS.Routes = append(podNS.Routes, plan.Route{Dst: "default", Gw: n.Gateway.String(), Dev: "eth0"})
 }
 
-// legacyVXLANNode is flannel <= 0.8's VXLAN (reference cni-datapaths
-// §2.1): flannel.1 holds <lease>.0/<Network prefix>, so one connected
-// route covers the whole Network and there are no per-node routes; an FDB
-// entry per remote host. flanneld answered ARP misses for remote pods
+// legacyVXLANNode is flannel <= 0.8's VXLAN (flannel v0.7.0
+// backend/vxlan/{vxlan.go,device.go,network.go}, the layout that commit
+// 5d3d6642 "backend/vxlan: simplify vxlan processing" replaced for v0.9.0;
+// pods on docker0 as dist/mk-docker-opts.sh's --bip set it up): flannel.1
+// holds <lease>.0/<Network prefix>, so one connected route covers the
+// whole Network and there are no per-node routes; an FDB entry per remote
+// host. flanneld answered ARP misses for remote pods
 // (app_solicit=3, L3 miss) with one neighbour entry each; with no miss
 // daemon here, the same entries are installed up front, for every remote
 // pod and each remote lease's .0 (flannel.1) and .1 (docker0).

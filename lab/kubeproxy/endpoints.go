@@ -10,8 +10,10 @@ import (
 	"strings"
 )
 
-// Defaults of the oracle's scenario format, which are also kube-proxy's
-// (shared/oracle/README.md "Scenario JSON").
+// Defaults of the oracle's scenario format (docs/testing.md, "The oracle"),
+// which are also kube-proxy's: the node name and IP are those of the
+// upstream proxier unit tests' fakes (testHostname), the affinity timeout
+// the API's default.
 const (
 	defaultNodeName        = "test-hostname"
 	defaultNodeIP          = "192.168.0.2"
@@ -407,7 +409,8 @@ type categorized struct {
 	hasAny bool
 }
 
-// categorize1_24 is CategorizeEndpoints as of 1.24-1.31 (reference §1.3):
+// categorize1_24 is CategorizeEndpoints as of 1.24-1.31
+// (kubernetes/kubernetes pkg/proxy/topology.go, added by #106497):
 // cluster endpoints are the ready ones, else (gate) serving+terminating;
 // local endpoints the local ready ones, else (gate) local
 // serving+terminating. gate is ProxyTerminatingEndpoints (GA from 1.28).

@@ -5,7 +5,8 @@ import (
 	"encoding/base32"
 )
 
-// Chain-name prefixes of the iptables proxier (reference §1.4). SVC, SVL,
+// Chain-name prefixes of the iptables proxier (pkg/proxy/iptables/proxier.go,
+// portProtoHash and the chain-name helpers next to it). SVC, SVL,
 // EXT, FW and XLB share one hash per service port; SEP adds the endpoint.
 const (
 	prefixSVC = "KUBE-SVC-" // cluster policy chain (every version)

@@ -25,8 +25,9 @@ type Result struct {
 	// (always before 1.24; from 1.24 only if --nodeport-addresses covers
 	// 127.0.0.0/8, #107684; from 1.26 also only with
 	// --iptables-localhost-nodeports, #108250), and before 1.2 also
-	// net.bridge.bridge-nf-call-iptables=1 (S2 modprobes br-netfilter and
-	// sets it; 1.2+ only warns when it is unset). Not included:
+	// net.bridge.bridge-nf-call-iptables=1 (kubernetes@003b2318 modprobes
+	// br-netfilter and sets it; 1.2+ only warns when it is unset). Not
+	// included:
 	// net.ipv4.ip_forward (the IPVS proxier sets it, the iptables proxier
 	// never does), and the conntrack settings of the kube-proxy server
 	// (cmd/kube-proxy/app/conntrack.go: nf_conntrack_max and the hashsize
@@ -54,7 +55,7 @@ const (
 	chainCanary           = "KUBE-PROXY-CANARY"
 
 	// legacyMark is the hard-coded masquerade mark ("MASQ" in ASCII) of
-	// the pre-1.2 proxier (reference S2).
+	// the pre-1.2 proxier (kubernetes@003b2318).
 	legacyMark = "0x4d415351"
 
 	largeClusterEndpoints = 1000 // largeClusterEndpointsThreshold
@@ -74,14 +75,15 @@ const (
 //   - 1.1-1.4 (syncLegacy): KUBE-SERVICES / KUBE-NODEPORTS / KUBE-SVC- /
 //     KUBE-SEP-; before 1.2 the mark 0x4d415351 set inline and matched in
 //     POSTROUTING, from 1.2 KUBE-MARK-MASQ + KUBE-POSTROUTING with mark bit
-//     14. Sources: the reference's S2 (kubernetes@003b2318) and a 1.2-era
+//     14. Sources: kubernetes@003b2318 (late 2015) and a 1.2-era
 //     proxier.go (cloudlinux/kuberdock-kubernetes@37913d1f).
 //   - 1.5-1.23 (syncXLB): ESIPP with KUBE-XLB- and KUBE-FW-, dropping via the
 //     kubelet's KUBE-MARK-DROP. Sources: v1.22.17 (oracle), a 1.17-era and
-//     a 1.9-era proxier.go (MrHohn/kubernetes@1b494c77), the reference.
+//     a 1.9-era proxier.go (MrHohn/kubernetes@1b494c77), the PRs that
+//     versions.go cites.
 //   - 1.24-1.31 (syncEXT): KUBE-EXT- / KUBE-SVL-; from 1.25 dropping in the
 //     filter table (KUBE-PROXY-FIREWALL). Sources: v1.24.17, v1.28.15 and
-//     v1.31.14 (oracle), the reference.
+//     v1.31.14 (oracle), the PRs versions.go cites.
 //
 // Service ports are processed in ServicePortName order (kube-proxy walks a
 // Go map; only the order of rules of different services inside the
@@ -409,7 +411,7 @@ func (r *renderer) nodePortDispatch(nsvc *chainBuf) {
 	}
 }
 
-// ---- pre-ESIPP layouts: 1.1 (reference S2) and 1.2-1.4 ------------------
+// ---- pre-ESIPP layouts: 1.1 (kubernetes@003b2318) and 1.2-1.4 ----------
 
 func (r *renderer) syncLegacy() {
 	v, m := r.v, r.m
@@ -420,7 +422,7 @@ func (r *renderer) syncLegacy() {
 		r.st.ensureRule(true, j.table, j.src, "-m", "comment", "--comment", j.comment, "-j", j.dst)
 	}
 	if !v.hasMarkMasqChain() {
-		// S2 appends the masquerade rule straight to POSTROUTING.
+		// The pre-1.2 proxier appends the masquerade rule straight to POSTROUTING.
 		r.st.ensureRule(false, "nat", "POSTROUTING", "-m", "comment", "--comment",
 			"kubernetes service traffic requiring SNAT", "-m", "mark", "--mark", legacyMark, "-j", "MASQUERADE")
 	}

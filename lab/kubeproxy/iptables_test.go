@@ -184,9 +184,11 @@ func withoutKubelet(v Version, text string) string {
 //     netlab assumes an iptables with --random-fully (>= 1.6.2, 1.16+).
 //   - KUBE-PROXY-CANARY goes: iptables.Monitor creates it, and the oracle's
 //     fake proxier never starts the monitor.
-//   - The canonical order of the oracle (shared/oracle/README.md): built-in
-//     chains first, then user chains by name; rules grouped by chain; the
-//     dispatch chains (nat KUBE-SERVICES/KUBE-NODEPORTS, filter
+//   - The canonical order the oracle prints (docs/testing.md, "The
+//     oracle"; kube-proxy walks Go maps, so its own order changes from run
+//     to run): built-in chains first, then user chains by name; rules
+//     grouped by chain; the dispatch chains (nat
+//     KUBE-SERVICES/KUBE-NODEPORTS, filter
 //     KUBE-SERVICES/KUBE-EXTERNAL-SERVICES/KUBE-NODEPORTS/KUBE-PROXY-FIREWALL)
 //     stable-sorted by the "ns/name:port" opening their comment, with the
 //     "must be the last rule" rules last. Those last rules (one per node

@@ -64,7 +64,7 @@ type IPVSResult struct {
 	// jumps to KUBE-MARK-DROP, it also holds the kubelet's KUBE-MARK-DROP
 	// and filter KUBE-FIREWALL (kubelet.go), as for IPTables.
 	Rules *plan.Ruleset
-	// Sysctls the IPVS proxier sets in NewProxier (reference §2.5).
+	// Sysctls the IPVS proxier sets in NewProxier (pkg/proxy/ipvs/proxier.go).
 	Sysctls []plan.Sysctl
 	// NFAcctCounters: always empty. The IPVS proxier uses no -m nfacct
 	// rules in any version (checked in v1.31.14).
@@ -190,9 +190,9 @@ func IPVS(v Version, n Node) (*IPVSResult, error) {
 // its first full sync (syncProxyRules) on a fresh node.
 //
 // Modelled from the v1.22.17, v1.24.17, v1.28.15 and v1.31.14 proxiers (the
-// oracle) and reference §2; versions in between and before follow the
-// switches of ipvs_versions.go. Known simplifications before 1.22: the
-// ipset and chain names are the 1.22 ones (the 1.9-1.13 names
+// oracle) and the PRs ipvs_versions.go cites; versions in between and before
+// follow the switches of ipvs_versions.go. Known simplifications before
+// 1.22: the ipset and chain names are the 1.22 ones (the 1.9-1.13 names
 // KUBE-LB-INGRESS-LOCAL / KUBE-FIRE-WALL and the KUBE-FORWARD pod CIDR
 // ACCEPTs of some 1.9-1.2x releases are not modelled), and the 1.8 alpha
 // rules are a guess (ipvsRulesAlpha).
@@ -825,7 +825,8 @@ func parseKernel(s string) (kernelVersion, error) {
 	return kernelVersion{maj, mnr}, nil
 }
 
-// ipvsSysctls is NewProxier's sysctl list, in its order (reference §2.5).
+// ipvsSysctls is NewProxier's sysctl list, in its order
+// (pkg/proxy/ipvs/proxier.go).
 func ipvsSysctls(v Version, k kernelVersion, strictARP bool) []plan.Sysctl {
 	var out []plan.Sysctl
 	set := func(key, val string) { out = append(out, plan.Sysctl{Key: key, Value: val}) }

@@ -4,13 +4,14 @@ package kubeproxy
 //
 // Every version-dependent behaviour of the IPVS renderer (ipvs.go) is one of
 // the predicates below, in the style of versions.go. Sources: the IPVS
-// proxier of v1.22.17, v1.24.17, v1.28.15 and v1.31.14 as the oracle runs
-// it (shared/oracle), and reference §2.5-§2.7 and §5 for everything else.
-// "observed" = read off the oracle versions on either side, PR not
-// identified; "inferred" = placed from PR dates or CHANGELOG text;
-// "guess" = neither the reference nor the oracle pins it down, the
-// comment says why the minor was chosen. A minor renders like its latest
-// patch release (versions.go).
+// proxier (kubernetes/kubernetes pkg/proxy/ipvs/proxier.go) of v1.22.17,
+// v1.24.17, v1.28.15 and v1.31.14 as the oracle runs it (docs/testing.md,
+// "The oracle"), and for everything else the PRs each switch cites and the
+// CHANGELOG-1.x entries. "observed" = read off the oracle versions on
+// either side, PR not identified; "inferred" = placed from PR dates or
+// CHANGELOG text; "guess" = neither the upstream sources read nor the
+// oracle pin it down, the comment says why the minor was chosen. A minor
+// renders like its latest patch release (versions.go).
 
 // ipvsMinVersion: IPVS mode is alpha in 1.8 behind SupportIPVSProxyMode
 // (#46580); there is no IPVS proxier before.
@@ -54,8 +55,8 @@ func (v Version) ipvsConnReuseLeftOnFixedKernels() bool { return v.atLeast(22) }
 
 // ipvsSetsExpireSysctls: vs.expire_nodest_conn=1 and
 // vs.expire_quiescent_template=1 come with graceful termination (#66012,
-// 1.11; guess: the reference lists them as "always" for 1.28 and dates
-// graceful termination to 1.11).
+// 1.11; guess: v1.28's NewProxier sets them unconditionally, and
+// graceful termination shipped in 1.11).
 func (v Version) ipvsSetsExpireSysctls() bool { return v.atLeast(11) }
 
 // ipvsStrictARPAlways: 1.13.0 set arp_ignore=1/arp_announce=2
@@ -84,10 +85,11 @@ func (v Version) ipvsHealthCheckNodePortRule() bool { return v.atLeast(21) }
 func (v Version) ipvsSingleForwardConntrackRule() bool { return v.atLeast(24) }
 
 // ipvsFallbackToClusterEndpoints: PR #97081 "Ipvs: non-local access to
-// externalTrafficPolicy:Local" (1.24, inferred in reference §2.6, confirmed
-// by the oracle: v1.22.17 vs v1.24.17). With eTP=Local (or iTP=Local) and
-// no local endpoint, the virtual server gets all cluster endpoints instead
-// of none. It comes with proxy.CategorizeEndpoints (#106497).
+// externalTrafficPolicy:Local" (1.24: reviewed in the 1.24 cycle, release
+// note NONE; confirmed by the oracle, v1.22.17 vs v1.24.17). With eTP=Local
+// (or iTP=Local) and no local endpoint, the virtual server gets all cluster
+// endpoints instead of none. It comes with proxy.CategorizeEndpoints
+// (#106497).
 func (v Version) ipvsFallbackToClusterEndpoints() bool { return v.atLeast(24) }
 
 // ipvsSCTPLocalFirst: the KUBE-NODE-PORT-LOCAL-SCTP-HASH RETURN rule is

@@ -1,11 +1,15 @@
 // Package kubeproxy renders the rules a given kube-proxy mode and version
 // installs on one node: one file per mode, versions.go for the behaviour
-// switches (each named after its upstream PR or KEP). The facts and their
-// sources are in shared/reference/kube-proxy-reference.md.
+// switches (each named after its upstream PR or KEP). The sources are
+// kubernetes/kubernetes pkg/proxy/{iptables,ipvs,userspace}/proxier.go and
+// pkg/proxy/{service,endpoints,topology}.go at the releases and commits the
+// switches cite, and the CHANGELOG-1.x entries and PR threads where a
+// switch's release is placed without its code.
 //
-// The input types mirror the scenario JSON of the kube-proxy oracle
-// (shared/oracle/README.md) field for field, so that a renderer's output can
-// be checked against what the real kube-proxy writes for the same input.
+// The input types mirror the scenario JSON of the kube-proxy oracle (see
+// docs/testing.md, "The oracle") field for field, so that a renderer's
+// output can be checked against what the real kube-proxy writes for the
+// same input.
 package kubeproxy
 
 // Node is what kube-proxy knows about the node it runs on.

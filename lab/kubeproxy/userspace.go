@@ -8,11 +8,12 @@ import (
 	"github.com/netlab/netlab/lab/plan"
 )
 
-// The userspace proxier (reference §4, source S4: pkg/proxy/userspace,
-// about 1.21-1.23; the rule text matches seed 003's iptables-save, from the
-// 1.1 era). kube-proxy itself accepts every Service connection on a proxy
-// port of its own and copies the bytes to an endpoint it picks round-robin;
-// iptables only steers VIP traffic to that port. Removed in 1.26 (#112133).
+// The userspace proxier (kubernetes/kubernetes pkg/proxy/userspace at commit
+// 0096f4a4, about 1.21-1.23; the rule text matches seed 003's iptables-save,
+// from the 1.1 era). kube-proxy itself accepts every Service connection on a
+// proxy port of its own and copies the bytes to an endpoint it picks
+// round-robin; iptables only steers VIP traffic to that port. Removed in
+// 1.26 (#112133).
 const (
 	chainPortalsContainer  = "KUBE-PORTALS-CONTAINER"
 	chainPortalsHost       = "KUBE-PORTALS-HOST"

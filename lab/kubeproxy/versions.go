@@ -8,13 +8,14 @@ import (
 
 // Version is a kube-proxy minor version. Patch releases are not modelled:
 // a minor renders like its latest patch release as far as the sources used
-// (shared/reference/kube-proxy-reference.md §0, and for 1.22/1.24/1.28/1.31
-// the oracle's v1.22.17/v1.24.17/v1.28.15/v1.31.14) tell.
+// (the kubernetes/kubernetes commits and PRs each switch below cites, and
+// for 1.22/1.24/1.28/1.31 the oracle's v1.22.17/v1.24.17/v1.28.15/v1.31.14)
+// tell.
 type Version struct{ Major, Minor int }
 
-// The supported range. 1.1 stands for the pre-1.2 iptables proxier (the
-// reference's source S2, kubernetes@003b2318, late 2015): the opt-in
-// iptables mode before the KUBE-MARK-MASQ rework.
+// The supported range. 1.1 stands for the pre-1.2 iptables proxier
+// (kubernetes/kubernetes pkg/proxy/iptables/proxier.go at commit 003b2318,
+// late 2015): the opt-in iptables mode before the KUBE-MARK-MASQ rework.
 var (
 	MinVersion = Version{1, 1}
 	MaxVersion = Version{1, 31}
@@ -65,19 +66,21 @@ func (v Version) AtLeast(minor int) bool { return v.atLeast(minor) }
 // Every version-dependent behaviour of the iptables renderer is one of the
 // predicates below, named after what it switches and citing the upstream
 // change. "observed" means the switch is read off the real code of the
-// versions on either side (the oracle's module-cache sources, or the stored
-// historic proxier.go copies listed in the report) and the exact PR was not
+// versions on either side (the oracle's v1.22.17/v1.24.17/v1.28.15/v1.31.14
+// sources, or historic pkg/proxy/iptables/proxier.go copies: kubernetes@
+// 003b2318 before 1.2, the 1.2-era cloudlinux/kuberdock-kubernetes@37913d1f,
+// the 1.9-era MrHohn/kubernetes@1b494c77) and the exact PR was not
 // identified; "inferred" means the release is placed from PR dates or
-// CHANGELOG text in the reference, not from code of that release.
+// CHANGELOG-1.x text, not from code of that release.
 
 // hasMarkMasqChain: KUBE-MARK-MASQ and KUBE-POSTROUTING with a configurable
 // mark bit (default 14, 0x4000) replace the hard-coded mark 0x4d415351 set
 // inline and matched in POSTROUTING (#20496, 1.2).
 func (v Version) hasMarkMasqChain() bool { return v.atLeast(2) }
 
-// setsBridgeNFCallIPTables: the pre-1.2 proxier (S2) loads br_netfilter
-// and sets net.bridge.bridge-nf-call-iptables=1; from 1.2 it only warns
-// when the sysctl is not 1.
+// setsBridgeNFCallIPTables: the pre-1.2 proxier (kubernetes@003b2318)
+// loads br_netfilter and sets net.bridge.bridge-nf-call-iptables=1; from 1.2
+// it only warns when the sysctl is not 1.
 func (v Version) setsBridgeNFCallIPTables() bool { return !v.hasMarkMasqChain() }
 
 // masqueradesByClusterCIDR: off-cluster traffic to a ClusterIP is
@@ -86,13 +89,15 @@ func (v Version) setsBridgeNFCallIPTables() bool { return !v.hasMarkMasqChain() 
 func (v Version) masqueradesByClusterCIDR() bool { return v.atLeast(2) }
 
 // masqueradesExternalIPs: the "external IP" capture first jumps to the
-// masquerade mark. S2 (pre-1.2) had it, the 1.2 tree comments it out, the
-// 1.9 tree has it again; modelled as re-added with ESIPP in 1.5 (inferred).
+// masquerade mark. The pre-1.2 proxier (kubernetes@003b2318) had it, the
+// 1.2 tree comments it out, the 1.9 tree has it again; modelled as re-added
+// with ESIPP in 1.5 (inferred).
 func (v Version) masqueradesExternalIPs() bool { return !v.atLeast(2) || v.atLeast(5) }
 
 // hasESIPP: externalTrafficPolicy=Local ("OnlyLocal", ESIPP) with KUBE-XLB-
 // chains, KUBE-FW- chains for load balancer IPs with source ranges, and
-// KUBE-MARK-DROP (#30486, 1.5; reference §1.10).
+// KUBE-MARK-DROP (#30486, 1.5; the release is inferred from the PR's
+// history as issue #82125 retells it).
 func (v Version) hasESIPP() bool { return v.atLeast(5) }
 
 // rejectsFromInput: filter KUBE-SERVICES is hooked from INPUT as well as

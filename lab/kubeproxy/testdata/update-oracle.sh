@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Regenerates the real kube-proxy's output for every scenario in
-# testdata/cases/*.json, rendered by the kube-proxy oracle
-# (shared/oracle/README.md): iptables rules into testdata/oracle/, or with
-# MODE=ipvs the IPVS-mode state (virtual servers, ipsets, kube-ipvs0
-# addresses, iptables) into testdata/ipvs/oracle/. The Go tests only read the
-# stored outputs; they never need the oracle.
+# testdata/cases/*.json, rendered by the kube-proxy oracle (a harness kept
+# outside this repository; see docs/testing.md, "The oracle"): iptables
+# rules into testdata/oracle/, or with MODE=ipvs the IPVS-mode state
+# (virtual servers, ipsets, kube-ipvs0 addresses, iptables) into
+# testdata/ipvs/oracle/. The Go tests only read the stored outputs; they
+# never need the oracle.
 #
-# Usage: [MODE=iptables|ipvs] testdata/update-oracle.sh [CASE...]
-#   ORACLE       oracle directory            (default /work/shared/oracle)
+# Usage: [MODE=iptables|ipvs] testdata/update-oracle.sh ORACLE_DIR [CASE...]
+#        [MODE=iptables|ipvs] ORACLE=ORACLE_DIR testdata/update-oracle.sh [CASE...]
+#   ORACLE_DIR   the oracle's directory, the one holding its run.sh
+#                (required: the first argument, or $ORACLE)
 #   ORACLE_WORK  oracle build cache, passed through to run.sh
-#                (e.g. /root/.cache/kube-proxy-oracle, as used by setup.sh)
 #   VERSIONS     versions to render          (default "1.22 1.24 1.28 1.31")
 #
 # The case files are the oracle's scenario JSON as is (lab/kubeproxy.Node
@@ -26,9 +28,20 @@ iptables) outdir=oracle ;;
 ipvs) outdir=ipvs/oracle ;;
 *) echo "MODE must be iptables or ipvs" >&2; exit 2 ;;
 esac
-ORACLE=${ORACLE:-/work/shared/oracle}
+usage() {
+  echo "usage: [MODE=iptables|ipvs] $0 ORACLE_DIR [CASE...]" >&2
+  echo "   or: [MODE=iptables|ipvs] ORACLE=ORACLE_DIR $0 [CASE...]" >&2
+  echo "ORACLE_DIR is the kube-proxy oracle's directory (with its run.sh); see docs/testing.md, \"The oracle\"." >&2
+  exit 2
+}
+case ${1:-} in -h | --help) usage ;; esac
+if [ -z "${ORACLE:-}" ]; then
+  [ $# -gt 0 ] || { echo "update-oracle.sh: where is the oracle? Give its directory as the first argument or as ORACLE." >&2; usage; }
+  ORACLE=$1
+  shift
+fi
 VERSIONS=${VERSIONS:-"1.22 1.24 1.28 1.31"}
-[ -x "$ORACLE/run.sh" ] || { echo "no oracle at $ORACLE (set ORACLE=...)" >&2; exit 2; }
+[ -x "$ORACLE/run.sh" ] || { echo "update-oracle.sh: no oracle at $ORACLE ($ORACLE/run.sh is missing or not executable)" >&2; usage; }
 mkdir -p "$here/$outdir"
 if [ $# -gt 0 ]; then
   cases=(); for c in "$@"; do cases+=("$cases_dir/${c%.json}.json"); done
