@@ -5,7 +5,7 @@
 #   scripts/setup.sh          runtime: iproute2 iptables ipset ipvsadm conntrack nftables tcpdump nfacct kmod
 #   scripts/setup.sh --test   also what scripts/vmtest needs: qemu-system-x86, busybox-static and a
 #                             distribution kernel to boot the guest with (Debian: linux-image-amd64,
-#                             Ubuntu: linux-image-generic)
+#                             Ubuntu: linux-image-generic), and graphviz (the graph tests run dot)
 #
 # Exit status: 0 when everything is installed (now or already), 1 on failure (not root, not a
 # Debian/Ubuntu system, apt-get failed).
@@ -36,7 +36,7 @@ pkgs=(iproute2 iptables ipset ipvsadm conntrack nftables tcpdump nfacct kmod)
 if ((test_pkgs)); then
 	arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
 	[[ $arch == amd64 || $arch == x86_64 ]] || die "--test: scripts/vmtest boots an x86_64 guest; this machine is $arch"
-	pkgs+=(qemu-system-x86 busybox-static)
+	pkgs+=(qemu-system-x86 busybox-static graphviz)
 	if [[ $distro == ubuntu ]]; then
 		pkgs+=(linux-image-generic)
 	else

@@ -5,14 +5,16 @@
 // forwarding, Services and their endpoints).
 //
 // Build derives a neutral model from the compiled plan rather than from the
-// scenario, so the picture shows what up creates; Mermaid and Dot render
-// that model. Everything is ordered as in the plan, so the same scenario
-// always gives the same text (a slide's diagram does not churn).
+// scenario, so the picture shows what up creates; Render draws that model
+// as Mermaid or Graphviz, summarising what would crowd a large cluster's
+// picture (draw.go). Select narrows it to some nodes or Services, AddPath
+// marks a probe's hops on it. Everything is ordered as in the plan, so the
+// same scenario always gives the same text (a slide's diagram does not
+// churn).
 package graph
 
 import (
 	"fmt"
-	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -49,6 +51,14 @@ type Graph struct {
 	Clusters []*Cluster `json:"clusters"`
 	Vertices []*Vertex  `json:"vertices"`
 	Edges    []*Edge    `json:"edges"`
+	// Path is the probe drawn on the graph (graph --path); the vertices
+	// and edges it crossed say so in their own Path field.
+	Path *Path `json:"path,omitempty"`
+	// Selection is what Select kept (graph --node, --service).
+	Selection *Selection `json:"selection,omitempty"`
+
+	// notes are lines a drawing adds under its title: what it summarised.
+	notes []string
 }
 
 // Cluster is a box: one namespace, or the group of Services.
@@ -72,6 +82,13 @@ type Vertex struct {
 	Down      bool     `json:"down,omitempty"`
 	// Label is what is drawn; lines are separated by "\n".
 	Label string `json:"label"`
+	// Path is request, reply or both where the probe of Graph.Path
+	// crossed this device.
+	Path string `json:"path,omitempty"`
+
+	// outside marks a Service reachable from outside the cluster
+	// (NodePort, LoadBalancer, external IPs): Select keeps the clients.
+	outside bool
 }
 
 // Edge joins two vertices. From is the end nearer the outside (client,
@@ -82,7 +99,19 @@ type Edge struct {
 	To    string `json:"to"`
 	Kind  string `json:"kind"`
 	Label string `json:"label,omitempty"`
+	// Path is request, reply or both where the probe of Graph.Path went
+	// along this edge.
+	Path string `json:"path,omitempty"`
+
+	// parts tag the label's lines with the Service each is about, for
+	// Select to keep only the selected Services' lines ("" is about none).
+	parts []labelPart
+	// toCluster is the box a drawing points the edge at (dot lhead):
+	// a Service's endpoints on one node, summarised.
+	toCluster string
 }
+
+type labelPart struct{ service, text string }
 
 // Vertex returns the vertex with that ID, or nil.
 func (g *Graph) Vertex(id string) *Vertex {
@@ -376,6 +405,17 @@ func (b *builder) tunnels() {
 // already; default routes and policy tables would only add noise.
 func (b *builder) routes() {
 	index := map[[2]string]*Edge{}
+	// A route to an LB IP or external IP is about that Service (Select).
+	svcOf := map[string]string{}
+	for i := range b.t.Services {
+		s := &b.t.Services[i]
+		if s.LBAddr.IsValid() {
+			svcOf[s.LBAddr.String()] = s.Name
+		}
+		for _, a := range s.ExternalIPs {
+			svcOf[a] = s.Name
+		}
+	}
 	for _, ns := range b.p.Namespaces {
 		if ns.Role != plan.RoleVPC && ns.Role != plan.RoleNode {
 			continue
@@ -388,12 +428,14 @@ func (b *builder) routes() {
 			if from == nil || to == nil || from.Kind == plan.KindVXLAN || to.Namespace == ns.Name {
 				continue
 			}
+			part := labelPart{svcOf[strings.TrimSuffix(r.Dst, "/32")], r.Dst}
 			key := [2]string{from.ID, to.ID}
 			if e := index[key]; e != nil {
-				e.Label += "\n" + r.Dst
+				e.parts = append(e.parts, part)
+				e.Label = partsLabel(e.parts)
 				continue
 			}
-			b.edge(from, to, EdgeRoute, r.Dst)
+			b.partsEdge(from, to, EdgeRoute, []labelPart{part})
 			index[key] = b.g.Edges[len(b.g.Edges)-1]
 		}
 	}
@@ -409,7 +451,7 @@ func (b *builder) slb() {
 	}
 	// One pass over the Services (Backends walks the endpoints), then one
 	// edge per node in node order.
-	perNode := make([][]string, len(b.t.Nodes))
+	perNode := make([][]labelPart, len(b.t.Nodes))
 	for i := range b.t.Services {
 		s := &b.t.Services[i]
 		if s.Type != topology.TypeLoadBalancer || !s.LBAddr.IsValid() {
@@ -417,27 +459,40 @@ func (b *builder) slb() {
 		}
 		for _, n := range cloud.Backends(b.t, s) {
 			for _, sp := range s.Ports {
-				perNode[n.Index] = append(perNode[n.Index], fmt.Sprintf("%s:%d%s → :%d", s.LBAddr, sp.Port, protoSuffix(sp.Protocol), sp.NodePort))
+				perNode[n.Index] = append(perNode[n.Index], labelPart{s.Name,
+					fmt.Sprintf("%s:%d%s → :%d", s.LBAddr, sp.Port, protoSuffix(sp.Protocol), sp.NodePort)})
 			}
 		}
 	}
-	for i, lines := range perNode {
-		if len(lines) > 0 {
-			b.edge(from, b.addrs[b.t.Nodes[i].Addr.String()], EdgeSLB, strings.Join(lines, "\n"))
-		}
+	for i, parts := range perNode {
+		b.partsEdge(from, b.addrs[b.t.Nodes[i].Addr.String()], EdgeSLB, parts)
 	}
 	for i := range b.t.Cloud.Clients {
 		c := &b.t.Cloud.Clients[i]
-		var lines []string
+		var parts []labelPart
 		for _, l := range b.t.Cloud.Listeners {
 			if l.Backend == c.Name {
-				lines = append(lines, fmt.Sprintf("%s:%d → :%d", l.Addr, l.Port, l.BackendPort))
+				parts = append(parts, labelPart{"", fmt.Sprintf("%s:%d → :%d", l.Addr, l.Port, l.BackendPort)})
 			}
 		}
-		if len(lines) > 0 {
-			b.edge(from, b.addrs[c.Addr.String()], EdgeSLB, strings.Join(lines, "\n"))
-		}
+		b.partsEdge(from, b.addrs[c.Addr.String()], EdgeSLB, parts)
 	}
+}
+
+// partsEdge adds an edge labelled with parts, one line each; none, no edge.
+func (b *builder) partsEdge(from, to *Vertex, kind string, parts []labelPart) {
+	if len(parts) == 0 || from == nil || to == nil {
+		return
+	}
+	b.g.Edges = append(b.g.Edges, &Edge{From: from.ID, To: to.ID, Kind: kind, Label: partsLabel(parts), parts: parts})
+}
+
+func partsLabel(parts []labelPart) string {
+	lines := make([]string, len(parts))
+	for i, p := range parts {
+		lines[i] = p.text
+	}
+	return strings.Join(lines, "\n")
 }
 
 // protoSuffix marks the ports that are not TCP, the usual case.
@@ -463,7 +518,8 @@ func (b *builder) services() {
 	b.g.Clusters = append(b.g.Clusters, c)
 	for i := range b.t.Services {
 		s := &b.t.Services[i]
-		v := &Vertex{ID: b.id("svc_" + s.Name), Cluster: c.ID, Kind: KindService, Name: s.Name, Addrs: serviceAddrs(s)}
+		v := &Vertex{ID: b.id("svc_" + s.Name), Cluster: c.ID, Kind: KindService, Name: s.Name, Addrs: serviceAddrs(s),
+			outside: s.Type != topology.TypeClusterIP || len(s.ExternalIPs) > 0}
 		v.Label = serviceLabel(s)
 		b.g.Vertices = append(b.g.Vertices, v)
 		for _, pod := range b.t.Endpoints(s) {
@@ -540,186 +596,4 @@ func endpointLabel(s *topology.Service, pod *topology.Pod) string {
 		label += " not ready"
 	}
 	return label
-}
-
-// Formats are the drawings Render knows.
-var Formats = []string{"mermaid", "dot"}
-
-// CheckFormat reports a format Render does not know.
-func CheckFormat(format string) error {
-	if !slices.Contains(Formats, format) {
-		return fmt.Errorf("unknown graph format %q (use %s)", format, strings.Join(Formats, " or "))
-	}
-	return nil
-}
-
-// Render writes g in a format of Formats.
-func Render(w io.Writer, g *Graph, format string) error {
-	switch format {
-	case "mermaid":
-		return g.Mermaid(w)
-	case "dot":
-		return g.Dot(w)
-	}
-	return CheckFormat(format)
-}
-
-// layout is the cluster tree a renderer walks: the children and vertices
-// of each cluster ("" is the top level), in graph order.
-type layout struct {
-	clusters map[string][]*Cluster
-	vertices map[string][]*Vertex
-}
-
-func (g *Graph) layout() layout {
-	l := layout{clusters: map[string][]*Cluster{}, vertices: map[string][]*Vertex{}}
-	for _, c := range g.Clusters {
-		l.clusters[c.Parent] = append(l.clusters[c.Parent], c)
-	}
-	for _, v := range g.Vertices {
-		l.vertices[v.Cluster] = append(l.vertices[v.Cluster], v)
-	}
-	return l
-}
-
-// Mermaid shapes per vertex kind, as opening and closing brackets.
-var mermaidShape = map[string][2]string{
-	plan.KindVeth:   {"(", ")"},
-	plan.KindBridge: {"[", "]"},
-	plan.KindVXLAN:  {"{{", "}}"},
-	plan.KindDummy:  {"[", "]"},
-	KindService:     {"[[", "]]"},
-}
-
-// Mermaid links per edge kind: thick for the cables, dotted for what is
-// logical (tunnels, Service endpoints), arrows where traffic has a
-// direction.
-var mermaidLink = map[string]string{
-	EdgeVeth:     "===",
-	EdgeBridge:   "---",
-	EdgeVXLAN:    "-.-",
-	EdgeRoute:    "-->",
-	EdgeSLB:      "==>",
-	EdgeEndpoint: "-.->",
-}
-
-// mermaidClasses colour the vertex kinds; veth ends keep the default.
-var mermaidClasses = []string{
-	"classDef bridge fill:#fde7c8,stroke:#c77d1a",
-	"classDef vxlan fill:#dcecff,stroke:#2f6db5",
-	"classDef dummy fill:#eeeeee,stroke:#888888,stroke-dasharray:4 2",
-	"classDef service fill:#e3f5e1,stroke:#3c8a34",
-}
-
-// Mermaid writes g as a Mermaid flowchart, one subgraph per namespace.
-func (g *Graph) Mermaid(w io.Writer) error {
-	var sb strings.Builder
-	// The title goes after the diagram type: some renderers want that first.
-	fmt.Fprintf(&sb, "flowchart LR\n  %%%% netlab graph %s\n", g.Title)
-	l := g.layout()
-	var walk func(parent, indent string)
-	walk = func(parent, indent string) {
-		for _, v := range l.vertices[parent] {
-			sh := mermaidShape[v.Kind]
-			if sh[0] == "" {
-				sh = [2]string{"[", "]"}
-			}
-			fmt.Fprintf(&sb, "%s%s%s%s%s", indent, v.ID, sh[0], mermaidText(v.Label), sh[1])
-			if v.Kind != plan.KindVeth {
-				fmt.Fprintf(&sb, ":::%s", Sanitize(v.Kind))
-			}
-			sb.WriteString("\n")
-		}
-		for _, c := range l.clusters[parent] {
-			fmt.Fprintf(&sb, "%ssubgraph %s[%s]\n", indent, c.ID, mermaidText(c.Label))
-			walk(c.ID, indent+"  ")
-			fmt.Fprintf(&sb, "%send\n", indent)
-		}
-	}
-	walk("", "  ")
-	for _, e := range g.Edges {
-		link := mermaidLink[e.Kind]
-		if link == "" {
-			link = "---"
-		}
-		// Spaces around the link: "a ---oB" would be read as a circle end.
-		if e.Label == "" {
-			fmt.Fprintf(&sb, "  %s %s %s\n", e.From, link, e.To)
-		} else {
-			fmt.Fprintf(&sb, "  %s %s|%s| %s\n", e.From, link, mermaidText(e.Label), e.To)
-		}
-	}
-	for _, c := range mermaidClasses {
-		fmt.Fprintf(&sb, "  %s\n", c)
-	}
-	_, err := io.WriteString(w, sb.String())
-	return err
-}
-
-// mermaidText quotes a label: inside quotes Mermaid takes any character
-// but the quote itself (written as an entity); lines break with <br>.
-func mermaidText(s string) string {
-	s = strings.ReplaceAll(s, `"`, "#quot;")
-	return `"` + strings.ReplaceAll(s, "\n", "<br>") + `"`
-}
-
-// Graphviz attributes per vertex and edge kind.
-var (
-	dotVertex = map[string]string{
-		plan.KindVeth:   `shape=box, style="rounded"`,
-		plan.KindBridge: `shape=box, style="filled", fillcolor="#fde7c8"`,
-		plan.KindVXLAN:  `shape=hexagon, style="filled", fillcolor="#dcecff"`,
-		plan.KindDummy:  `shape=box, style="dashed"`,
-		KindService:     `shape=component, style="filled", fillcolor="#e3f5e1"`,
-	}
-	dotEdge = map[string]string{
-		EdgeVeth:     `dir=none, penwidth=2`,
-		EdgeBridge:   `dir=none`,
-		EdgeVXLAN:    `dir=both, style=dashed, color="#2f6db5"`,
-		EdgeRoute:    `color="#c77d1a"`,
-		EdgeSLB:      `penwidth=2, color="#8e44ad"`,
-		EdgeEndpoint: `style=dashed, color="#3c8a34"`,
-	}
-)
-
-// Dot writes g as a Graphviz digraph, one cluster per namespace.
-func (g *Graph) Dot(w io.Writer) error {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "digraph %s {\n", dotText(g.Lab))
-	fmt.Fprintf(&sb, "  label=%s;\n  labelloc=t;\n  rankdir=LR;\n  fontname=\"Helvetica\";\n", dotText("netlab graph "+g.Title))
-	sb.WriteString("  node [fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=9];\n")
-	l := g.layout()
-	var walk func(parent, indent string)
-	walk = func(parent, indent string) {
-		for _, v := range l.vertices[parent] {
-			attrs := dotVertex[v.Kind]
-			if attrs == "" {
-				attrs = "shape=box"
-			}
-			fmt.Fprintf(&sb, "%s%s [label=%s, %s];\n", indent, v.ID, dotText(v.Label), attrs)
-		}
-		for _, c := range l.clusters[parent] {
-			fmt.Fprintf(&sb, "%ssubgraph cluster_%s {\n%s  label=%s;\n", indent, c.ID, indent, dotText(c.Label))
-			walk(c.ID, indent+"  ")
-			fmt.Fprintf(&sb, "%s}\n", indent)
-		}
-	}
-	walk("", "  ")
-	for _, e := range g.Edges {
-		attrs := dotEdge[e.Kind]
-		if e.Label != "" {
-			attrs += ", label=" + dotText(e.Label)
-		}
-		fmt.Fprintf(&sb, "  %s -> %s [%s];\n", e.From, e.To, strings.TrimPrefix(attrs, ", "))
-	}
-	sb.WriteString("}\n")
-	_, err := io.WriteString(w, sb.String())
-	return err
-}
-
-// dotText quotes a Graphviz string; "\n" inside it is a centred line break.
-func dotText(s string) string {
-	s = strings.ReplaceAll(s, `\`, `\\`)
-	s = strings.ReplaceAll(s, `"`, `\"`)
-	return `"` + strings.ReplaceAll(s, "\n", `\n`) + `"`
 }

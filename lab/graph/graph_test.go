@@ -61,21 +61,28 @@ func TestGolden(t *testing.T) {
 				if again := render(t, Build(topo, p), format); again != got {
 					t.Fatal("two builds of the same plan render differently")
 				}
-				golden := filepath.Join("testdata", name+"."+format+".golden")
-				if *update {
-					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./lab/graph -update)", err)
-				}
-				if got != string(want) {
-					t.Errorf("%s differs from %s; run go test ./lab/graph -update and review the diff.\n%s", format, golden, firstDiff(string(want), got))
-				}
+				checkGolden(t, name+"."+format, got)
 			})
 		}
+	}
+}
+
+// checkGolden compares text with testdata/<name>.golden (rewriting it
+// under -update).
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./lab/graph -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s; run go test ./lab/graph -update and review the diff.\n%s", name, golden, firstDiff(string(want), got))
 	}
 }
 
@@ -332,6 +339,12 @@ func TestEveryScenarioIsConsistent(t *testing.T) {
 			if namespaces != len(p.Namespaces) || devices != links {
 				t.Errorf("%d boxes for %d namespaces, %d device vertices for %d devices", namespaces, len(p.Namespaces), devices, links)
 			}
+			d := g.drawing()
+			for _, e := range d.Edges {
+				if d.Vertex(e.From) == nil || d.Vertex(e.To) == nil || e.toCluster != "" && d.Cluster(e.toCluster) == nil {
+					t.Errorf("drawn edge %+v: an end is missing", e)
+				}
+			}
 		})
 	}
 }
@@ -371,20 +384,28 @@ func TestUnknownFormat(t *testing.T) {
 	}
 }
 
-// TestDotAccepts runs Graphviz over the dot drawings where it is installed.
+// TestDotAccepts runs Graphviz over every dot drawing in testdata where
+// it is installed: no error, no warning.
 func TestDotAccepts(t *testing.T) {
 	dot, err := exec.LookPath("dot")
 	if err != nil {
-		t.Skip("graphviz (dot) is not installed")
+		t.Skip("graphviz (dot) is not installed here: apt-get install graphviz (scripts/setup.sh --test installs it, as CI does)")
 	}
-	for _, name := range goldenScenarios {
-		topo, p := compile(t, name)
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.dot.golden"))
+	if len(files) < len(goldenScenarios) {
+		t.Fatalf("only %d dot drawings in testdata", len(files))
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
 		cmd := exec.Command(dot, "-Tcanon")
-		cmd.Stdin = strings.NewReader(render(t, Build(topo, p), "dot"))
+		cmd.Stdin = bytes.NewReader(data)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
-			t.Errorf("%s: dot: %v %s", name, err, stderr.String())
+			t.Errorf("%s: dot: %v %s", f, err, stderr.String())
 		}
 	}
 }
