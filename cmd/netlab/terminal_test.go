@@ -167,7 +167,7 @@ func TestScenariosFitAndShow(t *testing.T) {
 			t.Errorf("%d columns: %s", n, line)
 		}
 	}
-	if !strings.Contains(out, "flannel-cluster-mode       flannel/vpc-route  ipvs@1.22      3      5     10      ACK Flannel (seed…\n") {
+	if !strings.Contains(out, "flannel-cluster-mode       flannel/vpc-route  ipvs@1.22      3      5     12      ACK Flannel (seed…\n") {
 		t.Errorf("cluster-mode row:\n%s", out)
 	}
 	_, out, _ = cli(t, "scenarios", "-o", "wide")
