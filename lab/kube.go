@@ -9,68 +9,38 @@ import (
 	"github.com/netlab/netlab/lab/topology"
 )
 
-// kubeProxy renders each node's kube-proxy rules and puts them in front of
-// the CNI's (kube-proxy prepends its jumps to the built-in chains).
+// kubeProxy renders each node's kube-proxy state in the scenario's mode and
+// puts it into the node's namespace, its rules in front of the CNI's
+// (kube-proxy prepends its jumps to the built-in chains).
 func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 	kp := t.KubeProxy
 	if kp == nil {
 		return nil
-	}
-	if !topology.KubeProxyModes[kp.Mode] {
-		return fmt.Errorf("kube-proxy %s mode is not implemented yet; use --kube-proxy iptables@%s", kp.Mode, kp.Version)
 	}
 	v, err := kubeproxy.ParseVersion(kp.Version)
 	if err != nil {
 		return err
 	}
 	services := KubeProxyServices(t, v)
+	opts := kubeproxy.Options{KernelVersion: o.KernelVersion, StrictARP: kp.StrictARP}
 	for _, n := range t.Nodes {
-		node := kubeProxyNode(t, &n, services)
-		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
-		var (
-			rules   *plan.Ruleset
-			sysctls []plan.Sysctl
-			nfacct  []string
-		)
-		switch kp.Mode {
-		case "iptables":
-			res, err := kubeproxy.IPTables(v, node)
-			if err != nil {
-				return fmt.Errorf("kube-proxy %s on %s: %w", kp.Version, n.Name, err)
-			}
-			rules, sysctls, nfacct = res.Rules, res.Sysctls, res.NFAcctCounters
-		case "ipvs":
-			res, err := kubeproxy.IPVSWithOptions(v, node, kubeproxy.IPVSOptions{KernelVersion: o.KernelVersion, StrictARP: kp.StrictARP})
-			if err != nil {
-				return fmt.Errorf("kube-proxy ipvs %s on %s: %w", kp.Version, n.Name, err)
-			}
-			rules, sysctls, nfacct = res.Rules, res.Sysctls, res.NFAcctCounters
-			// kube-ipvs0: a dummy created and never set up, holding every
-			// address IPVS serves as /32 so that the node accepts it.
-			ns.Links = append(ns.Links, plan.Link{Name: kubeproxy.IPVSDummyDevice, Kind: plan.KindDummy, Down: true,
-				MAC: plan.MAC("node", n.Name, kubeproxy.IPVSDummyDevice)})
-			for _, a := range res.Addresses {
-				ns.Addrs = append(ns.Addrs, plan.Addr{Dev: kubeproxy.IPVSDummyDevice, CIDR: a + "/32"})
-			}
-			ns.IPSets, ns.IPVS = res.PlanIPSets(), res.PlanIPVS()
-		case "userspace":
-			// The proxy sockets themselves are the lab daemon's
-			// (probes.RunDaemon), from the same rendering.
-			res, err := kubeproxy.Userspace(v, node)
-			if err != nil {
-				return fmt.Errorf("kube-proxy userspace %s on %s: %w", kp.Version, n.Name, err)
-			}
-			rules = res.Rules
+		st, err := kubeproxy.Render(kp.Mode, v, kubeProxyNode(t, &n, services), opts)
+		if err != nil {
+			return fmt.Errorf("kube-proxy %s@%s on %s: %w", kp.Mode, kp.Version, n.Name, err)
 		}
-		ns.Sysctls = append(ns.Sysctls, sysctls...)
-		ns.NFAcct = append(ns.NFAcct, nfacct...)
+		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
+		ns.Links = append(ns.Links, st.Links...)
+		ns.Addrs = append(ns.Addrs, st.Addrs...)
+		ns.IPSets, ns.IPVS = st.IPSets, st.IPVS
+		ns.Sysctls = append(ns.Sysctls, st.Sysctls...)
+		ns.NFAcct = append(ns.NFAcct, st.NFAcct...)
 		// Bridged pod-to-pod traffic on cni0 must cross iptables for a
 		// same-node Service reply to be un-DNATed (kubeadm checks this;
 		// kube-proxy 1.1 set it itself).
 		if !hasSysctl(ns.Sysctls, bridgeNF) {
 			ns.Sysctls = append(ns.Sysctls, plan.Sysctl{Key: bridgeNF, Value: "1"})
 		}
-		ns.IPTables = rules.Merge(ns.IPTables)
+		ns.IPTables = st.Rules.Merge(ns.IPTables)
 	}
 	return nil
 }
@@ -81,13 +51,13 @@ func kubeProxyNode(t *topology.Topology, n *topology.Node, services []kubeproxy.
 	return kubeproxy.Node{Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services}
 }
 
-// UserspaceProxies is, per node, the proxy sockets kube-proxy's userspace
-// mode opens there (nil in other modes): the lab daemon opens them.
+// UserspaceProxies is, per node, the proxy sockets kube-proxy opens there
+// (none in modes without them): the lab daemon opens them.
 func UserspaceProxies(t *topology.Topology) (map[string][]kubeproxy.Proxy, error) {
-	kp := t.KubeProxy
-	if kp == nil || kp.Mode != "userspace" {
+	if !proxies(t) {
 		return nil, nil
 	}
+	kp := t.KubeProxy
 	v, err := kubeproxy.ParseVersion(kp.Version)
 	if err != nil {
 		return nil, err
@@ -95,13 +65,24 @@ func UserspaceProxies(t *topology.Topology) (map[string][]kubeproxy.Proxy, error
 	services := KubeProxyServices(t, v)
 	out := map[string][]kubeproxy.Proxy{}
 	for _, n := range t.Nodes {
-		res, err := kubeproxy.Userspace(v, kubeProxyNode(t, &n, services))
+		st, err := kubeproxy.Render(kp.Mode, v, kubeProxyNode(t, &n, services), kubeproxy.Options{})
 		if err != nil {
 			return nil, err
 		}
-		out[n.Name] = res.Proxies
+		if len(st.Proxies) > 0 {
+			out[n.Name] = st.Proxies
+		}
 	}
 	return out, nil
+}
+
+// proxies reports a kube-proxy mode whose proxy sockets the daemon opens.
+func proxies(t *topology.Topology) bool {
+	if t.KubeProxy == nil {
+		return false
+	}
+	m, ok := kubeproxy.Lookup(t.KubeProxy.Mode)
+	return ok && m.Proxies
 }
 
 // KubeProxyServices turns the topology's Services and the pods their

@@ -166,7 +166,7 @@ func holder(by string) string {
 
 // hasServers: app servers to run, or kube-proxy userspace proxies.
 func hasServers(t *topology.Topology) bool {
-	return len(Servers(t)) > 0 || t.KubeProxy != nil && t.KubeProxy.Mode == "userspace" && len(t.Services) > 0
+	return len(Servers(t)) > 0 || proxies(t) && len(t.Services) > 0
 }
 
 // Server is one pod or outside host whose ports the lab daemon serves.

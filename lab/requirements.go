@@ -4,7 +4,9 @@ import (
 	"slices"
 
 	"github.com/netlab/netlab/lab/cloud"
+	"github.com/netlab/netlab/lab/cni"
 	"github.com/netlab/netlab/lab/kernel"
+	"github.com/netlab/netlab/lab/kubeproxy"
 	"github.com/netlab/netlab/lab/topology"
 )
 
@@ -13,17 +15,12 @@ import (
 // missing before anything is compiled or created.
 func Requirements(t *topology.Topology) []kernel.Feature {
 	need := []kernel.Feature{kernel.NetNS, kernel.Veth, kernel.Bridge, kernel.Conntrack, kernel.Iptables}
-	if t.CNI.Plugin == "flannel" && t.CNI.Backend == "vxlan" {
-		need = append(need, kernel.VXLAN)
-	}
+	need = append(need, cni.Needs(t.CNI)...)
 	if kp := t.KubeProxy; kp != nil {
 		// Same-node Service replies cross cni0 and must see iptables.
 		need = append(need, kernel.BrNetfilter)
-		switch kp.Mode {
-		case "ipvs":
-			need = append(need, kernel.IPVS, kernel.Dummy, kernel.Ipset)
-		case "nftables":
-			need = append(need, kernel.Nftables)
+		if m, ok := kubeproxy.Lookup(kp.Mode); ok {
+			need = append(need, m.Needs...)
 		}
 	}
 	if cloud.NeedsSLB(t) {

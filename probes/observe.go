@@ -19,6 +19,13 @@ import (
 // Decision is one thing the lab's rules did to a traced flow, as observed:
 // an iptables rule whose counters moved, an IPVS connection entry, or the
 // kernel itself.
+// Decision kinds: which part of the dataplane decided.
+const (
+	DecisionIPTables = "iptables" // a rule whose counters the flow moved
+	DecisionIPVS     = "ipvs"     // an IPVS connection entry or virtual server
+	DecisionKernel   = "kernel"   // the kernel itself (nothing listens, a martian, ...)
+)
+
 type Decision struct {
 	Owner     string `json:"owner"`
 	Namespace string `json:"namespace"`
@@ -34,7 +41,7 @@ type Decision struct {
 
 func (d Decision) String() string {
 	switch d.Kind {
-	case "iptables":
+	case DecisionIPTables:
 		return fmt.Sprintf("%s iptables %s/%s: %s", d.Owner, d.Table, d.Chain, d.Rule)
 	}
 	return fmt.Sprintf("%s %s: %s", d.Owner, d.Kind, d.Rule)
@@ -159,7 +166,7 @@ func (o *iptablesObserver) after(_ []Hop, onPath map[string]bool) []Decision {
 			return after[a].line < after[b].line
 		})
 		for _, k := range moved {
-			d := Decision{Owner: ns.Owner, Namespace: ns.Name, Kind: "iptables", Table: k.table, Chain: k.chain, Rule: k.rule, Packets: after[k].packets - before[k].packets}
+			d := Decision{Owner: ns.Owner, Namespace: ns.Name, Kind: DecisionIPTables, Table: k.table, Chain: k.chain, Rule: k.rule, Packets: after[k].packets - before[k].packets}
 			out = append(out, d)
 		}
 	}
@@ -258,7 +265,7 @@ func (o *ipvsObserver) after(req []Hop, _ map[string]bool) []Decision {
 		}
 		for _, c := range parseIPVSConns(conns) {
 			if c.from == src {
-				out = append(out, Decision{Owner: ns.Owner, Namespace: ns.Name, Kind: "ipvs",
+				out = append(out, Decision{Owner: ns.Owner, Namespace: ns.Name, Kind: DecisionIPVS,
 					Rule: fmt.Sprintf("%s %s -> %s (virtual server %s, real server %s, %s)", c.proto, c.from, c.dest, c.to, c.dest, c.state)})
 			}
 		}

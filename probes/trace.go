@@ -208,7 +208,7 @@ func rewrites(hops []Hop, ds []Decision) []Rewrite {
 			// proxy's own connection, say).
 			for _, d := range ds {
 				kind := natTargets[d.target()]
-				if d.Namespace == rw.Namespace && (d.Kind == "ipvs" || kind != "" && strings.Contains(rw.NAT, kind)) {
+				if d.Namespace == rw.Namespace && (d.Kind == DecisionIPVS || kind != "" && strings.Contains(rw.NAT, kind)) {
 					rw.By = append(rw.By, d)
 				}
 			}
@@ -333,7 +333,7 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 		if arrived != nil && ans.Proto == "icmp" {
 			dst, _ := netip.ParseAddrPort(arrived.Dst)
 			if n := ipvsRealServers(v.At.Namespace, r.Protocol, dst); n == 0 {
-				v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: "ipvs",
+				v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: DecisionIPVS,
 					Rule: fmt.Sprintf("virtual server %s %s has no real servers", strings.ToUpper(r.Protocol), dst)}
 				v.Summary += " (" + v.DecidedBy.String() + ")"
 				return v
@@ -342,7 +342,7 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 		// No rule: the stack itself, a TCP reset or (UDP) a port
 		// unreachable for a port nothing is bound to.
 		if arrived != nil && (ans.Proto == "tcp" || ans.ICMP == [2]uint8{3, 3}) {
-			v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: "kernel", Rule: fmt.Sprintf("nothing listens on %s/%s", arrived.Dst, r.Protocol)}
+			v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: DecisionKernel, Rule: fmt.Sprintf("nothing listens on %s/%s", arrived.Dst, r.Protocol)}
 			v.Summary += " (" + v.DecidedBy.String() + ")"
 		}
 	case topology.ResultTimeout, topology.ResultUnreachable:
@@ -364,7 +364,7 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 				// IP_RECVERR ignores all but port unreachable.
 				what := icmpName(ans.ICMP)
 				v.At = &replyHops[0]
-				v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: "kernel",
+				v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: DecisionKernel,
 					Rule: fmt.Sprintf("ICMP %s for %s from %s", what, r.Target, ans.Src.Addr())}
 				v.Summary = fmt.Sprintf("%s: %s answered with ICMP %s", r.Result, v.At.Owner, what)
 				if r.Result == topology.ResultTimeout {
@@ -375,7 +375,7 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 			if back.Namespace == srcNS && back.Src != r.Target {
 				v.Summary = fmt.Sprintf("%s: the answer came back from %s, but the client dialled %s; nothing on the way back undid the NAT, so the client reset it", r.Result, back.Src, r.Target)
 				v.At = &back
-				v.DecidedBy = &Decision{Owner: back.Owner, Namespace: back.Namespace, Kind: "kernel",
+				v.DecidedBy = &Decision{Owner: back.Owner, Namespace: back.Namespace, Kind: DecisionKernel,
 					Rule: fmt.Sprintf("the answer from %s does not match the connection to %s: reset", back.Src, r.Target)}
 				return v
 			}
@@ -400,7 +400,7 @@ func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS str
 			if slbBackend(r.Hops) == end.Owner {
 				rule += loopbackNote(end.Owner)
 			}
-			v.DecidedBy = &Decision{Owner: end.Owner, Namespace: end.Namespace, Kind: "kernel", Rule: rule}
+			v.DecidedBy = &Decision{Owner: end.Owner, Namespace: end.Namespace, Kind: DecisionKernel, Rule: rule}
 			v.Summary += "; " + v.DecidedBy.Rule
 			return v
 		}
@@ -415,7 +415,7 @@ func deciding(ds []Decision, ns, target string) *Decision {
 	var found *Decision
 	for i := range ds {
 		d := &ds[i]
-		if d.Namespace != ns || d.Kind != "iptables" {
+		if d.Namespace != ns || d.Kind != DecisionIPTables {
 			continue
 		}
 		if d.target() == target || (target == "DROP" && d.Rule == "policy DROP") {

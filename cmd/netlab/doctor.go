@@ -28,8 +28,8 @@ func preflight(t *topology.Topology) error {
 			fmt.Fprintf(&b, "\n    fix: %s", m.Fix)
 		}
 	}
-	if kp := t.KubeProxy; kp != nil && kp.Mode != "iptables" {
-		fmt.Fprintf(&b, "\nor run the scenario with kube-proxy in iptables mode here: --kube-proxy iptables@%s", kp.Version)
+	if kp, def := t.KubeProxy, topology.DefaultKubeProxyMode(); kp != nil && kp.Mode != def {
+		fmt.Fprintf(&b, "\nor run the scenario with kube-proxy in %[1]s mode here: --kube-proxy %[1]s@%[2]s", def, kp.Version)
 	}
 	return fmt.Errorf("%s", b.String())
 }

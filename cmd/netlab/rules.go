@@ -8,17 +8,43 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/topology"
 )
 
 // rulesView is what rules -o json prints: each iptables table's lines
-// and, on an IPVS node, ipvsadm -Ln and ipset save as they print.
+// and, on a node whose kube-proxy mode has more state (IPVS: ipvsadm -Ln,
+// ipset save), that mode's views as they print.
 type rulesView struct {
 	Lab       string              `json:"lab"`
 	Namespace string              `json:"namespace"`
 	Object    string              `json:"object"`
 	Tables    map[string][]string `json:"tables"`
-	IPVS      string              `json:"ipvs,omitempty"`
-	IPSets    string              `json:"ipsets,omitempty"`
+	Views     []modeView          `json:"views,omitempty"`
+}
+
+// modeView is one of a kube-proxy mode's views of a node.
+type modeView struct {
+	Name    string `json:"name"`
+	Command string `json:"command"`
+	Output  string `json:"output"`
+}
+
+// modeViews runs the views of the lab's kube-proxy mode on a node.
+func modeViews(t *topology.Topology, object, ns string) ([]modeView, error) {
+	if t.KubeProxy == nil || t.Node(object) == nil {
+		return nil, nil
+	}
+	m, _ := kubeproxy.Lookup(t.KubeProxy.Mode)
+	var out []modeView
+	for _, v := range m.Views {
+		text, err := apply.Output(ns, v.Command...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, modeView{Name: v.Name, Command: strings.Join(v.Command, " "), Output: text})
+	}
+	return out, nil
 }
 
 func rulesCmd() *cobra.Command {
@@ -50,21 +76,20 @@ lab, ipvsadm -Ln and ipset save first): what the kernel holds, not what the plan
 			if err != nil {
 				return err
 			}
-			// An IPVS node's virtual servers and ipsets are part of its rules.
-			var ipvsText, ipsetText string
-			if kp := l.Topology.KubeProxy; kp != nil && kp.Mode == "ipvs" && l.Topology.Node(args[1]) != nil {
-				if ipvsText, err = apply.Output(ns, "ipvsadm", "-Ln"); err != nil {
-					return err
-				}
-				if ipsetText, err = apply.Output(ns, "ipset", "save"); err != nil {
-					return err
-				}
+			// A mode's own state (IPVS virtual servers, ipsets) is part of
+			// the node's rules.
+			views, err := modeViews(l.Topology, args[1], ns)
+			if err != nil {
+				return err
 			}
 			if out == "json" {
-				return printJSON(rulesView{Lab: l.State.Lab, Namespace: ns, Object: args[1], Tables: splitTables(text), IPVS: ipvsText, IPSets: ipsetText})
+				return printJSON(rulesView{Lab: l.State.Lab, Namespace: ns, Object: args[1], Tables: splitTables(text), Views: views})
 			}
-			if ipvsText != "" {
-				fmt.Printf("# ipvsadm -Ln\n%s\n# ipset save\n%s\n# iptables-save\n", ipvsText, ipsetText)
+			for _, v := range views {
+				fmt.Printf("# %s\n%s\n", v.Command, v.Output)
+			}
+			if len(views) > 0 {
+				fmt.Println("# iptables-save")
 			}
 			_, err = os.Stdout.WriteString(text)
 			return err

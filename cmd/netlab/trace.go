@@ -93,7 +93,7 @@ func printTrace(r *probes.Result) {
 	if len(r.Decisions) > 0 {
 		fmt.Println("\nrules that saw it (packets):")
 		for _, d := range r.Decisions {
-			if d.Kind == "iptables" {
+			if d.Kind == probes.DecisionIPTables {
 				fmt.Printf("  %-12s %-6s %-28s %3d  %s\n", d.Owner, d.Table, d.Chain, d.Packets, d.Rule)
 			} else {
 				fmt.Printf("  %-12s %-6s %s\n", d.Owner, d.Kind, d.Rule)

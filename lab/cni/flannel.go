@@ -1,17 +1,18 @@
-// Package cni compiles a CNI mode into plan fragments: the node-side devices,
-// the pod side as the plugin's delegate would build it, routes, neighbours,
-// FDB entries and the plugin's own iptables rules. One file per plugin. The
-// sources are upstream's: flannel-io/flannel (pkg/backend/vxlan,
+// Flannel, as upstream builds it: flannel-io/flannel (pkg/backend/vxlan,
 // pkg/backend/hostgw, pkg/backend/alivpc for the VPC route table, and
 // pkg/trafficmngr/iptables for the masquerade and forward rules),
 // flannel-io/cni-plugin (flannel_linux.go, which delegates to the bridge
 // plugin) and containernetworking/plugins (plugins/main/bridge).
+
 package cni
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 
 	"github.com/netlab/netlab/lab/cloud"
+	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -26,22 +27,61 @@ const (
 	VXLANOverhead = 50          // encapOverhead: FLANNEL_MTU = NIC MTU - 50
 )
 
-// Build wires every node and pod for the topology's CNI mode.
-func Build(p *plan.Plan, t *topology.Topology) error {
-	switch t.CNI.Plugin {
-	case "flannel":
-		return flannel(p, t)
+// Flannel's backends (the "Type" of its net-conf.json Backend).
+const (
+	BackendVXLAN    = "vxlan"
+	BackendHostGW   = "host-gw"
+	BackendVPCRoute = "vpc-route" // alivpc: ACK Flannel on the VPC route table
+)
+
+func init() {
+	Register(Plugin{Name: "flannel", Default: true,
+		Backends: []string{BackendVXLAN, BackendHostGW, BackendVPCRoute},
+		Validate: validateFlannel,
+		Needs: func(c topology.CNI) []kernel.Feature {
+			if c.Backend == BackendVXLAN {
+				return []kernel.Feature{kernel.VXLAN}
+			}
+			return nil
+		},
+		Build: flannel})
+}
+
+// flannelVersionRE is a flannel release: 0.7, v0.22.0.
+var flannelVersionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)(\.\d+)?$`)
+
+// legacyFlannel reports the flannel <= 0.8 layout: flannel.1 holding
+// <lease>.0/<Network prefix> (one connected route for the whole Network,
+// no per-node routes), pods on docker0 behind Docker's masquerade.
+func legacyFlannel(c topology.CNI) bool {
+	m := flannelVersionRE.FindStringSubmatch(c.Version)
+	if m == nil {
+		return false
 	}
-	return fmt.Errorf("cni: unsupported plugin %q", t.CNI.Plugin)
+	minor, _ := strconv.Atoi(m[2])
+	return m[1] == "0" && minor < 9
+}
+
+// validateFlannel checks cni.version: a flannel release, and before 0.9
+// only with the vxlan backend (the one layout modelled for it).
+func validateFlannel(r topology.Reporter, c *topology.CNI) {
+	v := c.Version
+	switch {
+	case v == "":
+	case !flannelVersionRE.MatchString(v):
+		r(c.Line, "cni.version", `write a flannel version such as "0.7" or "0.22.0"`, "%q is not a version", v)
+	case legacyFlannel(*c) && c.Backend != BackendVXLAN:
+		r(c.Line, "cni.version", "use backend vxlan, or leave version out", "only the vxlan backend is modelled for flannel %s (the pre-0.9 layout)", v)
+	}
 }
 
 func flannel(p *plan.Plan, t *topology.Topology) error {
 	mtu := cloud.NodeMTU
-	if t.CNI.Backend == "vxlan" {
+	if t.CNI.Backend == BackendVXLAN {
 		mtu -= VXLANOverhead
 	}
 	vpc := p.Namespace(plan.NSName(p.Lab, "vpc"))
-	legacy := t.CNI.LegacyFlannel()
+	legacy := legacyFlannel(t.CNI)
 	br := BridgeName
 	if legacy {
 		br = DockerBridge
@@ -66,9 +106,9 @@ func flannel(p *plan.Plan, t *topology.Topology) error {
 			continue
 		}
 		switch t.CNI.Backend {
-		case "vxlan":
+		case BackendVXLAN:
 			vxlanNode(t, n, ns, mtu)
-		case "host-gw":
+		case BackendHostGW:
 			// One route per remote lease through the remote node's NIC;
 			// the nodes share the vSwitch segment (hostgw.go).
 			for j := range t.Nodes {
@@ -77,7 +117,7 @@ func flannel(p *plan.Plan, t *topology.Topology) error {
 					ns.Routes = append(ns.Routes, plan.Route{Dst: r.PodNet.String(), Gw: r.Addr.String(), Dev: "eth0"})
 				}
 			}
-		case "vpc-route":
+		case BackendVPCRoute:
 			// The VPC route table sends each node's block to that node
 			// (ACK: one route entry per node, written by CCM); the node
 			// itself only has its default route to the VPC router.

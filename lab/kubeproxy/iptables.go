@@ -1092,3 +1092,16 @@ func (r *renderer) service1_25(p *svcPort, c categorized, fsvc, fext, fnp, fpfw,
 		r.serviceToEndpoints(p, r.n.declare(svl), c.local)
 	}
 }
+
+// The iptables mode: kube-proxy's default on Linux, and the only mode of
+// 1.1 (opt-in then; the default from 1.2).
+func init() {
+	Register(Mode{Name: "iptables", Since: MinVersion.Minor, Default: true,
+		Render: func(v Version, n Node, _ Options) (*NodeState, error) {
+			res, err := IPTables(v, n)
+			if err != nil {
+				return nil, err
+			}
+			return &NodeState{Rules: res.Rules, Sysctls: res.Sysctls, NFAcct: res.NFAcctCounters}, nil
+		}})
+}

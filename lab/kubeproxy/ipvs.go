@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 )
 
@@ -923,4 +924,26 @@ func (r *IPVSResult) PlanIPVS() []plan.IPVSService {
 		out[i] = ps
 	}
 	return out
+}
+
+// The IPVS mode: alpha in 1.8 (kubernetes#46580), GA in 1.11.
+func init() {
+	Register(Mode{Name: "ipvs", Label: "IPVS", Since: 8, SincePR: "#46580", SinceStage: "alpha",
+		Needs: []kernel.Feature{kernel.IPVS, kernel.Dummy, kernel.Ipset},
+		Views: []View{{Name: "ipvs", Command: []string{"ipvsadm", "-Ln"}}, {Name: "ipsets", Command: []string{"ipset", "save"}}},
+		Render: func(v Version, n Node, o Options) (*NodeState, error) {
+			res, err := IPVSWithOptions(v, n, IPVSOptions{KernelVersion: o.KernelVersion, StrictARP: o.StrictARP})
+			if err != nil {
+				return nil, err
+			}
+			st := &NodeState{Rules: res.Rules, Sysctls: res.Sysctls, NFAcct: res.NFAcctCounters,
+				IPSets: res.PlanIPSets(), IPVS: res.PlanIPVS()}
+			// kube-ipvs0: a dummy created and never set up, holding every
+			// address IPVS serves as /32 so that the node accepts it.
+			st.Links = []plan.Link{{Name: IPVSDummyDevice, Kind: plan.KindDummy, Down: true, MAC: plan.MAC("node", n.Name, IPVSDummyDevice)}}
+			for _, a := range res.Addresses {
+				st.Addrs = append(st.Addrs, plan.Addr{Dev: IPVSDummyDevice, CIDR: a + "/32"})
+			}
+			return st, nil
+		}})
 }

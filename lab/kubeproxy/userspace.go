@@ -160,3 +160,16 @@ func readyEndpoints(s *Service, p Port) []string {
 	}
 	return out
 }
+
+// The userspace mode: the first proxier, removed in 1.26
+// (kubernetes#112133). Its proxy sockets are the lab daemon's.
+func init() {
+	Register(Mode{Name: "userspace", Since: MinVersion.Minor, Until: 26, UntilPR: "#112133", Proxies: true,
+		Render: func(v Version, n Node, _ Options) (*NodeState, error) {
+			res, err := Userspace(v, n)
+			if err != nil {
+				return nil, err
+			}
+			return &NodeState{Rules: res.Rules, Proxies: res.Proxies}, nil
+		}})
+}

@@ -1,0 +1,84 @@
+// Package cni compiles a CNI mode into plan fragments: the node-side devices,
+// the pod side as the plugin's delegate would build it, routes, neighbours,
+// FDB entries and the plugin's own iptables rules. Each plugin is one file
+// that registers a Plugin; nothing outside it names the plugin or its
+// backends.
+package cni
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/netlab/netlab/lab/kernel"
+	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/lab/topology"
+)
+
+// Plugin is the contract of one CNI plugin.
+type Plugin struct {
+	Name string
+	// Backends the plugin supports (flannel's vxlan, host-gw, ...); the
+	// first is the default.
+	Backends []string
+	// Default marks the plugin a scenario without a cni gets.
+	Default bool
+	// Validate checks the plugin's own fields of the scenario's cni, with
+	// the backend already defaulted; nil when it has none.
+	Validate func(r topology.Reporter, c *topology.CNI)
+	// Needs are the kernel features the plugin's datapath needs for a
+	// scenario's cni (beyond netns, veth and iptables, which every lab needs).
+	Needs func(c topology.CNI) []kernel.Feature
+	// Build wires every node and pod of the topology into the plan.
+	Build func(p *plan.Plan, t *topology.Topology) error
+}
+
+var plugins = struct {
+	sync.RWMutex
+	m map[string]Plugin
+}{m: map[string]Plugin{}}
+
+// Register makes a plugin known to the compile step and to scenarios.
+func Register(p Plugin) {
+	plugins.Lock()
+	plugins.m[p.Name] = p
+	plugins.Unlock()
+	topology.RegisterCNIPlugin(topology.CNIPluginInfo{Name: p.Name, Backends: p.Backends, Validate: p.Validate, Default: p.Default})
+}
+
+// Lookup returns a registered plugin.
+func Lookup(name string) (Plugin, bool) {
+	plugins.RLock()
+	defer plugins.RUnlock()
+	p, ok := plugins.m[name]
+	return p, ok
+}
+
+// Plugins lists the registered plugins by name.
+func Plugins() []Plugin {
+	plugins.RLock()
+	defer plugins.RUnlock()
+	out := make([]Plugin, 0, len(plugins.m))
+	for _, p := range plugins.m {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Build wires every node and pod for the topology's CNI plugin.
+func Build(p *plan.Plan, t *topology.Topology) error {
+	pl, ok := Lookup(t.CNI.Plugin)
+	if !ok {
+		return fmt.Errorf("cni: plugin %q is not registered", t.CNI.Plugin)
+	}
+	return pl.Build(p, t)
+}
+
+// Needs lists what the topology's plugin needs of the kernel.
+func Needs(c topology.CNI) []kernel.Feature {
+	if pl, ok := Lookup(c.Plugin); ok && pl.Needs != nil {
+		return pl.Needs(c)
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package kubeproxy
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/netlab/netlab/lab/kernel"
+	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/lab/topology"
+)
+
+// Mode is the contract of one kube-proxy mode (--proxy-mode): what it is
+// called, the versions it exists in, what the kernel must have, and what it
+// installs on a node. Each mode registers itself (Register) from its own
+// file; the compile step, the scenario checks and the doctor ask the
+// registry, so adding a mode touches nothing else.
+type Mode struct {
+	// Name is the --proxy-mode value; Label the name in prose ("IPVS"),
+	// Name when empty.
+	Name, Label string
+	// Since is the first minor (1.Since) that has the mode, SincePR the
+	// change that added it and SinceStage its maturity then ("alpha");
+	// Until is the first minor that no longer has it (0: every minor
+	// since), UntilPR the change that removed it.
+	Since      int
+	SincePR    string
+	SinceStage string
+	Until      int
+	UntilPR    string
+	// Needs are the kernel features and tools a node running the mode
+	// needs, beyond what every lab with Services needs.
+	Needs []kernel.Feature
+	// Proxies: the mode proxies connections in user space, on sockets the
+	// lab daemon opens for it (NodeState.Proxies).
+	Proxies bool
+	// Default marks the mode a scenario with Services gets when it names
+	// none (iptables, kube-proxy's own default on Linux).
+	Default bool
+	// Views are the commands that show a node's state in this mode beyond
+	// iptables-save (netlab rules prints them first).
+	Views []View
+	// Render is the node's state after kube-proxy's first full sync at
+	// version v.
+	Render func(v Version, n Node, o Options) (*NodeState, error)
+}
+
+// View is one command that shows part of a mode's state on a node.
+type View struct {
+	Name    string   // "ipvs"
+	Command []string // ipvsadm -Ln
+}
+
+// Options are the facts of the node that are not in kube-proxy's view of
+// the cluster.
+type Options struct {
+	// KernelVersion of the node ("6.1", "5.4.0-150-generic"; "" = 6.1).
+	KernelVersion string
+	// StrictARP is the IPVS mode's --ipvs-strict-arp.
+	StrictARP bool
+}
+
+// NodeState is what a kube-proxy mode installs on one node, in the plan's
+// terms: one shape for every mode, so the compile step merges it into the
+// node's namespace without knowing which mode made it.
+type NodeState struct {
+	// Rules are kube-proxy's iptables rules (prepended to the CNI's).
+	Rules *plan.Ruleset
+	// Sysctls the proxier sets when it starts.
+	Sysctls []plan.Sysctl
+	// NFAcct counters kube-proxy creates (nfacct objects).
+	NFAcct []string
+	// Links and Addrs the mode creates, such as IPVS's kube-ipvs0.
+	Links []plan.Link
+	Addrs []plan.Addr
+	// IPSets and IPVS virtual servers (IPVS mode).
+	IPSets []plan.IPSet
+	IPVS   []plan.IPVSService
+	// Proxies are the proxy sockets of the userspace mode, which the lab
+	// daemon opens on the node.
+	Proxies []Proxy
+}
+
+var modes = struct {
+	sync.RWMutex
+	m map[string]Mode
+}{m: map[string]Mode{}}
+
+// Register makes a mode known to the compile step and to scenarios
+// (topology validation: its name, default version and version window). A
+// name registered again replaces the first.
+func Register(m Mode) {
+	modes.Lock()
+	modes.m[m.Name] = m
+	modes.Unlock()
+	topology.RegisterKubeProxyMode(topology.KubeProxyModeInfo{
+		Name: m.Name, DefaultVersion: DefaultVersion, Default: m.Default, Exists: m.exists,
+	})
+}
+
+// Lookup returns a registered mode.
+func Lookup(name string) (Mode, bool) {
+	modes.RLock()
+	defer modes.RUnlock()
+	m, ok := modes.m[name]
+	return m, ok
+}
+
+// Modes lists the registered modes by name.
+func Modes() []Mode {
+	modes.RLock()
+	defer modes.RUnlock()
+	out := make([]Mode, 0, len(modes.m))
+	for _, m := range modes.m {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// DefaultVersion is the kube-proxy minor a scenario gets when it names none.
+const DefaultVersion = "1.28"
+
+// exists says whether the mode exists at 1.minor, naming the change that
+// added or removed it when not.
+func (m Mode) exists(minor int) error {
+	switch {
+	case minor < m.Since:
+		stage := ""
+		if m.SinceStage != "" {
+			stage = " as " + m.SinceStage
+		}
+		return fmt.Errorf("kube-proxy 1.%d has no %s mode: it arrived%s in 1.%d (%s)", minor, m.label(), stage, m.Since, m.SincePR)
+	case m.Until != 0 && minor >= m.Until:
+		return fmt.Errorf("kube-proxy 1.%d has no %s mode: it was removed in 1.%d (%s); use 1.%d or older", minor, m.label(), m.Until, m.UntilPR, m.Until-1)
+	}
+	return nil
+}
+
+func (m Mode) label() string {
+	if m.Label != "" {
+		return m.Label
+	}
+	return m.Name
+}
+
+// Render renders a node in a registered mode at version v.
+func Render(mode string, v Version, n Node, o Options) (*NodeState, error) {
+	m, ok := Lookup(mode)
+	if !ok {
+		return nil, fmt.Errorf("kube-proxy mode %q is not registered", mode)
+	}
+	if err := m.exists(v.Minor); err != nil {
+		return nil, err
+	}
+	return m.Render(v, n, o)
+}
