@@ -10,7 +10,7 @@ DEMO_SCENARIO := flannel-cluster-mode
 # leaves the same cluster up here with kube-proxy's iptables mode.
 DEMO_FALLBACK := iptables@1.22
 
-.PHONY: all build demo demo-down test unit e2e vmtest vmtest-selftest lint bench setup clean
+.PHONY: all build demo demo-down test unit fuzz e2e vmtest vmtest-selftest lint bench setup clean
 
 all: build
 
@@ -52,13 +52,23 @@ demo-down: build
 test:
 	scripts/setup.sh --test
 	@ip netns list | sort >.netns-before
-	$(MAKE) lint unit vmtest-selftest vmtest
+	$(MAKE) lint unit fuzz vmtest-selftest vmtest
 	@ip netns list | sort | diff -u .netns-before - >&2 && rm -f .netns-before || { rm -f .netns-before; echo "make test: network namespaces were left behind (above)" >&2; exit 1; }
 
 # One package at a time: the kube-proxy load checks and the e2e labs both
 # create namespaces by the hundred, and on two cores they starve each other.
 unit:
 	$(GO) test -count=1 -p 1 $(PKGS)
+
+# The scenario loader against generated input, for a bounded time (FUZZTIME):
+# no panic, no hang, a valid topology or a message naming the file. A
+# crasher lands in lab/topology/testdata/fuzz/FuzzLoad/; commit it and
+# `go test ./lab/topology` replays it from then on. Minimizing a new input
+# takes up to 60 s by default, which would eat a 20 s run whole.
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./lab/topology
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKubeProxy$$' -fuzztime 5s -fuzzminimizetime 2s ./lab/topology
 
 e2e:
 	$(GO) test -count=1 -v ./e2e

@@ -214,13 +214,15 @@ func loadScenario(arg string, kubeProxy ...string) (*lab.Scenario, error) {
 		data   []byte
 		source string
 	)
-	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
-		data, err = os.ReadFile(arg)
+	path := strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") || strings.Contains(arg, "/")
+	if st, err := os.Stat(arg); err == nil && (path || !st.IsDir()) {
+		// It refuses a FIFO, a device, a directory and oversized input.
+		data, err = topology.ReadScenarioFile(arg)
 		if err != nil {
 			return nil, err
 		}
 		source = arg
-	} else if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") || strings.Contains(arg, "/") {
+	} else if path {
 		return nil, fmt.Errorf("scenario file %s: %w", arg, os.ErrNotExist)
 	} else if d, ok := topologies.Get(arg); ok {
 		data, source = d, "builtin:"+arg+".yaml"

@@ -56,9 +56,16 @@ func (c *collector) add(line int, field, fix, format string, args ...any) {
 	c.ps = append(c.ps, Problem{File: c.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...), Fix: fix})
 }
 
+// maxProblems bounds what one Load reports: past it, a file is more likely
+// the wrong file than a scenario with that many mistakes.
+const maxProblems = 100
+
 func (c *collector) err() error {
 	if len(c.ps) == 0 {
 		return nil
+	}
+	if n := len(c.ps) - maxProblems; n > 0 {
+		c.ps = append(c.ps[:maxProblems:maxProblems], Problem{File: c.file, Msg: fmt.Sprintf("and %d more problems", n), Fix: "fix the ones above first"})
 	}
 	return c.ps
 }

@@ -5,19 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// LoadFile reads and validates a scenario file.
+// LoadFile reads (ReadScenarioFile) and validates a scenario file.
 func LoadFile(path string) (*Topology, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadScenarioFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -28,6 +26,55 @@ func LoadFile(path string) (*Topology, error) {
 // messages. On any problem it returns Problems listing all of them.
 func Load(file string, data []byte) (*Topology, error) {
 	c := &collector{file: file}
+	if len(data) > MaxScenarioBytes {
+		return nil, Problems{sizeProblem(file)}
+	}
+	root := parseDocument(c, data)
+	if root == nil {
+		return nil, c.err()
+	}
+	if root.Kind != yaml.MappingNode {
+		c.add(root.Line, "", "a scenario is a mapping with name, cni, nodes, pods, probes", "the top level is not a mapping")
+		return nil, c.err()
+	}
+	if !checkLimits(c, root) {
+		return nil, c.err()
+	}
+	t := &Topology{File: file}
+	checkTypes(c, root, reflect.TypeOf(t).Elem(), "")
+	if len(c.ps) > 0 {
+		return nil, c.err()
+	}
+	if err := root.Decode(t); err != nil {
+		// checkTypes should have caught it; say what yaml.v3 says.
+		var te *yaml.TypeError
+		msgs := []string{err.Error()}
+		if errors.As(err, &te) {
+			msgs = te.Errors
+		}
+		for _, m := range msgs {
+			line, msg := splitYAMLError(errors.New(m))
+			if strings.Contains(msg, "excessive aliasing") {
+				c.add(line, "", "write the repeated parts out or use fewer aliases", "the aliases (*name) expand to too much for the YAML decoder: %s", msg)
+				continue
+			}
+			c.add(line, "", "check the value's type on this line", "%s", msg)
+		}
+		return nil, c.err()
+	}
+	setLines(root, reflect.ValueOf(t).Elem())
+	t.Line = root.Line
+	applyDefaultsAndValidate(c, t)
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// parseDocument parses data into a YAML tree and returns its top node, or
+// nil after reporting why not. A scenario is one document: yaml.v3 would
+// decode the first and silently drop the rest.
+func parseDocument(c *collector, data []byte) *yaml.Node {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -36,39 +83,29 @@ func Load(file string, data []byte) (*Topology, error) {
 			msg = "the file is empty"
 		}
 		c.add(line, "", "check the YAML syntax (indentation, colons, quotes)", "%s", msg)
-		return nil, c.err()
+		return nil
 	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
-	}
-	if root.Kind != yaml.MappingNode {
-		c.add(root.Line, "", "a scenario is a mapping with name, cni, nodes, pods, probes", "the top level is not a mapping")
-		return nil, c.err()
-	}
-	t := &Topology{File: file}
-	if err := root.Decode(t); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, e := range te.Errors {
-				line, msg := splitYAMLError(errors.New(e))
-				c.add(line, "", "", "%s", msg)
-			}
-		} else {
-			line, msg := splitYAMLError(err)
-			c.add(line, "", "", "%s", msg)
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
 		}
+		if err != nil {
+			line, msg := splitYAMLError(err)
+			c.add(line, "", "check the YAML syntax (indentation, colons, quotes)", "%s", msg)
+			return nil
+		}
+		if len(next.Content) == 1 && isNull(next.Content[0]) && next.Content[0].Value == "" {
+			continue // a bare "---" at the end adds nothing
+		}
+		c.add(next.Line, "", `a scenario is one YAML document: remove this "---" and what follows, or move it to a file of its own`, "a second YAML document starts here")
+		return nil
 	}
-	walkStrict(c, root, reflect.ValueOf(t).Elem(), "")
-	if len(c.ps) > 0 {
-		return nil, c.err()
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		return doc.Content[0]
 	}
-	t.Line = root.Line
-	applyDefaultsAndValidate(c, t)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return &doc
 }
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
@@ -83,47 +120,6 @@ func splitYAMLError(err error) (int, string) {
 	return 0, strings.TrimPrefix(msg, "yaml: ")
 }
 
-// walkStrict reports keys that no field accepts (yaml.v3's KnownFields stops
-// at the first one and is lost inside custom decoders; this reports all of
-// them with a suggestion) and records each struct's line in its Line field.
-func walkStrict(c *collector, n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	switch v.Kind() {
-	case reflect.Pointer:
-		if !v.IsNil() {
-			walkStrict(c, n, v.Elem(), path)
-		}
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return // type error already reported by Decode
-		}
-		if f := v.FieldByName("Line"); f.IsValid() && f.Kind() == reflect.Int {
-			f.SetInt(int64(n.Line))
-		}
-		fields := yamlFields(v.Type())
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			idx, ok := fields[k.Value]
-			if !ok {
-				c.add(k.Line, join(path, k.Value), suggest(k.Value, fields), "unknown field %q", k.Value)
-				continue
-			}
-			walkStrict(c, val, v.Field(idx), join(path, k.Value))
-		}
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			return
-		}
-		for i, el := range n.Content {
-			if i < v.Len() {
-				walkStrict(c, el, v.Index(i), fmt.Sprintf("%s[%d]", path, i))
-			}
-		}
-	}
-}
-
 func join(path, key string) string {
 	if path == "" {
 		return key
@@ -131,25 +127,9 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-func yamlFields(t reflect.Type) map[string]int {
-	m := map[string]int{}
-	for i := 0; i < t.NumField(); i++ {
-		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
-		if tag == "" || tag == "-" {
-			continue
-		}
-		m[tag] = i
-	}
-	return m
-}
-
 // suggest names the closest known field, or lists them all.
 func suggest(key string, fields map[string]int) string {
-	names := make([]string, 0, len(fields))
-	for k := range fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := sortedKeys(fields)
 	best, bestD := "", 1<<30
 	for _, k := range names {
 		if d := editDistance(strings.ToLower(key), strings.ToLower(k)); d < bestD {
@@ -181,3 +161,4 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+

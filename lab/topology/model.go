@@ -308,7 +308,9 @@ func ProtocolOf(probe string, target Ref) string {
 	return "TCP"
 }
 
-var flannelVersionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)(\.\d+)?$`)
+// flannelVersionRE is a flannel version; the digit counts keep each part
+// an int (a 20-digit minor would parse as 0 and pass for 0.7's layout).
+var flannelVersionRE = regexp.MustCompile(`^v?(\d{1,3})\.(\d{1,3})(\.\d{1,4})?$`)
 
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)

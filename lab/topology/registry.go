@@ -2,8 +2,8 @@ package topology
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 )
@@ -100,14 +100,7 @@ func CNIPluginNames() []string {
 	return sortedKeys(registry.plugins)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // DefaultKubeProxyMode is the name of the registered default mode ("" if none).
 func DefaultKubeProxyMode() string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,7 +19,9 @@ const (
 // this version of netlab can build.
 var KubeProxyModes = map[string]bool{"iptables": true, "ipvs": true, "nftables": false, "userspace": true}
 
-var versionRE = regexp.MustCompile(`^v?1\.(\d+)(\.\d+)?$`)
+// versionRE is a Kubernetes 1.x version; the digit counts keep the minor
+// an int (a 20-digit minor would parse as 0).
+var versionRE = regexp.MustCompile(`^v?1\.(\d{1,3})(\.\d{1,4})?$`)
 
 func validateKubeProxy(c *collector, t *Topology) {
 	kp := t.KubeProxy
@@ -61,27 +64,45 @@ func modeExists(kp *KubeProxy) error {
 	return nil
 }
 
-// ParseKubeProxy parses a command-line override "MODE@VERSION" (either part
-// may be left out: "ipvs", "@1.22").
+// ParseKubeProxy parses a command-line override "MODE@VERSION", or "MODE"
+// alone for the default version (1.28). An empty mode or version, an
+// unknown mode and a malformed version are refused, naming the valid ones.
 func ParseKubeProxy(s string) (*KubeProxy, error) {
-	mode, version, _ := strings.Cut(s, "@")
+	modes := strings.Join(kubeProxyModeNames(), ", ")
+	mode, version, hasVersion := strings.Cut(s, "@")
+	_, known := KubeProxyModes[mode]
+	switch {
+	case s == "":
+		return nil, fmt.Errorf("--kube-proxy is empty; write MODE@VERSION such as iptables@1.28 (modes: %s)", modes)
+	case mode == "" && version == "":
+		return nil, fmt.Errorf("--kube-proxy %q: no mode and no version; write MODE@VERSION such as iptables@1.28 (modes: %s)", s, modes)
+	case mode == "":
+		return nil, fmt.Errorf("--kube-proxy %q: no mode before \"@\"; write MODE@%s such as iptables@%s (modes: %s)", s, version, version, modes)
+	case !known:
+		return nil, fmt.Errorf("--kube-proxy %s: unknown mode %q (modes: %s)", s, mode, modes)
+	case hasVersion && version == "":
+		return nil, fmt.Errorf("--kube-proxy %s: no version after \"@\"; write %s1.28, or %s alone for 1.28", s, s, mode)
+	case !hasVersion:
+		version = "1.28"
+	}
 	kp := &KubeProxy{Mode: mode, Version: version}
-	if kp.Mode == "" {
-		kp.Mode = "iptables"
-	}
-	if _, ok := KubeProxyModes[kp.Mode]; !ok {
-		return nil, fmt.Errorf("--kube-proxy %s: unknown mode %q (iptables, ipvs, nftables, userspace)", s, kp.Mode)
-	}
-	if kp.Version == "" {
-		kp.Version = "1.28"
-	}
 	if !versionRE.MatchString(kp.Version) {
-		return nil, fmt.Errorf("--kube-proxy %s: %q is not a Kubernetes version such as 1.28", s, kp.Version)
+		return nil, fmt.Errorf("--kube-proxy %s: %q is not a Kubernetes version; write 1.MINOR such as 1.28 or v1.28.15", s, kp.Version)
 	}
 	if err := modeExists(kp); err != nil {
 		return nil, fmt.Errorf("--kube-proxy %s: %w", s, err)
 	}
 	return kp, nil
+}
+
+// kubeProxyModeNames lists KubeProxyModes, sorted.
+func kubeProxyModeNames() []string {
+	names := make([]string, 0, len(KubeProxyModes))
+	for m := range KubeProxyModes {
+		names = append(names, m)
+	}
+	slices.Sort(names)
+	return names
 }
 
 func validateServices(c *collector, t *Topology) {
@@ -109,9 +130,15 @@ func validateServices(c *collector, t *Topology) {
 	}
 	nextIP := addN(sp.Addr(), 10)
 	nextNodePort := NodePortMin
-	allocNodePort := func() int {
+	// allocNodePort picks the next free port of the NodePort range, or
+	// reports that none is left (and returns 0).
+	allocNodePort := func(line int, field string) int {
 		for usedNodePort[nextNodePort] != "" {
 			nextNodePort++
+		}
+		if nextNodePort > NodePortMax {
+			c.add(line, field, "give some ports an explicit nodePort, or use fewer NodePort / LoadBalancer ports", "no free nodePort is left in %d-%d", NodePortMin, NodePortMax)
+			return 0
 		}
 		usedNodePort[nextNodePort] = "?"
 		return nextNodePort
@@ -186,8 +213,8 @@ func validateServices(c *collector, t *Topology) {
 			portNames[p.Name] = true
 			if p.TargetPort == "" {
 				p.TargetPort = strconv.Itoa(p.Port)
-			} else if n, err := strconv.Atoi(p.TargetPort); err == nil && (n < 1 || n > 65535) {
-				c.add(pl, pf+".targetPort", "use a port in 1-65535 or a pod port's name", "targetPort %d is out of range", n)
+			} else {
+				validateTargetPort(c, pl, pf+".targetPort", p.TargetPort)
 			}
 			if p.Protocol == "" {
 				p.Protocol = "TCP"
@@ -199,7 +226,7 @@ func validateServices(c *collector, t *Topology) {
 			case !external && p.NodePort != 0:
 				c.add(pl, pf+".nodePort", "drop nodePort or make the Service a NodePort / LoadBalancer", "a ClusterIP Service has no nodePort")
 			case external && p.NodePort == 0:
-				p.NodePort = allocNodePort()
+				p.NodePort = allocNodePort(pl, pf+".nodePort")
 			case external && (p.NodePort < NodePortMin || p.NodePort > NodePortMax):
 				c.add(pl, pf+".nodePort", fmt.Sprintf("use %d-%d", NodePortMin, NodePortMax), "nodePort %d is outside the NodePort range", p.NodePort)
 			case external && usedNodePort[p.NodePort] != s.Name:
@@ -208,8 +235,9 @@ func validateServices(c *collector, t *Topology) {
 		}
 		validatePolicy(c, line, field+".externalTrafficPolicy", &s.ExternalTrafficPolicy, external)
 		validatePolicy(c, line, field+".internalTrafficPolicy", &s.InternalTrafficPolicy, true)
+		validateHealthCheckNodePort(c, s, line, field, usedNodePort)
 		if s.Type == TypeLoadBalancer && s.ExternalTrafficPolicy == PolicyLocal && s.HealthCheckNodePort == 0 {
-			s.HealthCheckNodePort = allocNodePort()
+			s.HealthCheckNodePort = allocNodePort(line, field+".healthCheckNodePort")
 		}
 		switch s.SessionAffinity {
 		case "":
@@ -254,6 +282,56 @@ func validateServices(c *collector, t *Topology) {
 		for _, r := range s.LoadBalancerSourceRanges {
 			parseCIDR(c, line, field+".loadBalancerSourceRanges", r)
 		}
+	}
+}
+
+// validateHealthCheckNodePort checks an explicit healthCheckNodePort: as
+// in Kubernetes, only a LoadBalancer Service with externalTrafficPolicy
+// Local has one, in the NodePort range and not another port's nodePort.
+func validateHealthCheckNodePort(c *collector, s *Service, line int, field string, used map[int]string) {
+	hc := s.HealthCheckNodePort
+	field += ".healthCheckNodePort"
+	switch {
+	case hc == 0:
+	case s.Type != TypeLoadBalancer || s.ExternalTrafficPolicy != PolicyLocal:
+		c.add(line, field, "drop it, or make the Service a LoadBalancer with externalTrafficPolicy: Local", "only a LoadBalancer Service with externalTrafficPolicy Local has a healthCheckNodePort")
+	case hc < NodePortMin || hc > NodePortMax:
+		c.add(line, field, fmt.Sprintf("use %d-%d", NodePortMin, NodePortMax), "healthCheckNodePort %d is outside the NodePort range", hc)
+	case used[hc] != s.Name:
+		c.add(line, field, "give it a port no other Service uses", "healthCheckNodePort %d is already used by Service %s", hc, used[hc])
+	default:
+		for _, p := range s.Ports {
+			if p.NodePort == hc {
+				c.add(line, field, "give it a port of its own", "healthCheckNodePort %d is also this Service's nodePort", hc)
+			}
+		}
+	}
+}
+
+// portNameRE is a Kubernetes port name (IANA_SVC_NAME): lower-case
+// letters, digits and single '-' between them; isPortName adds the rest.
+var portNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9]|-[a-z0-9])*$`)
+
+// isPortName reports whether s can name a port: at most 15 characters of
+// portNameRE, at least one a letter.
+func isPortName(s string) bool {
+	return len(s) <= 15 && portNameRE.MatchString(s) && strings.ContainsAny(s, "abcdefghijklmnopqrstuvwxyz")
+}
+
+// validateTargetPort checks a targetPort: a port number, or the name of a
+// pod port (YAML turns 80.5 or a huge number into text, which must not
+// pass for a name).
+func validateTargetPort(c *collector, line int, field, tp string) {
+	const fix = "use a port in 1-65535 or a pod port's name (up to 15 lower-case letters, digits and '-', e.g. http)"
+	n, err := strconv.Atoi(tp)
+	switch {
+	case err == nil && !validPort(n):
+		c.add(line, field, fix, "targetPort %d is out of range", n)
+	case err == nil:
+	case intLiteralRE.MatchString(tp):
+		c.add(line, field, fix, "targetPort %s is out of range", tp)
+	case !isPortName(tp):
+		c.add(line, field, fix, "targetPort %q is neither a port number nor a port name", tp)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -107,21 +108,22 @@ func validateCNI(c *collector, t *Topology) {
 }
 
 // parseCIDR checks an IPv4 network prefix and says how to fix it.
+// On a problem it returns the zero Prefix, so that nothing derives
+// addresses from a prefix that was refused (an IPv6 one would panic in
+// the IPv4 arithmetic).
 func parseCIDR(c *collector, line int, field, s string) (netip.Prefix, bool) {
 	p, err := netip.ParsePrefix(s)
-	if err != nil {
+	switch {
+	case err != nil:
 		c.add(line, field, "write a CIDR such as 10.244.0.0/16", "%q is not a CIDR", s)
-		return p, false
-	}
-	if !p.Addr().Is4() {
+	case !p.Addr().Is4():
 		c.add(line, field, "use an IPv4 CIDR", "%q: only IPv4 is supported", s)
-		return p, false
-	}
-	if p.Masked() != p {
+	case p.Masked() != p:
 		c.add(line, field, fmt.Sprintf("write %s", p.Masked()), "%q has host bits set", s)
-		return p, false
+	default:
+		return p, true
 	}
-	return p, true
+	return netip.Prefix{}, false
 }
 
 func parseIP(c *collector, line int, field, s string) (netip.Addr, bool) {
@@ -158,9 +160,7 @@ func validateNetwork(c *collector, t *Topology) {
 			n.Gateway = nthFromEnd(n.NodesPrefix, 3)
 		}
 	}
-	if ok2 && (n.PodCIDRSize < n.PodsPrefix.Bits() || n.PodCIDRSize > 29) {
-		c.add(n.Line, "network.podCIDRSize", fmt.Sprintf("use a size between %d and 29", n.PodsPrefix.Bits()), "per-node block /%d does not fit in %s", n.PodCIDRSize, n.Pods)
-	}
+	validatePodCIDRSize(c, n)
 	type named struct {
 		field string
 		p     netip.Prefix
@@ -181,6 +181,36 @@ func validateNetwork(c *collector, t *Topology) {
 			}
 		}
 	}
+}
+
+// MaxPodCIDRSize is the longest per-node block: flannel refuses a
+// SubnetLen above 30 ("SubnetLen must be less than /31"), as a block must
+// hold its network and broadcast addresses, the cni0 gateway and a pod.
+const MaxPodCIDRSize = 30
+
+// validatePodCIDRSize checks the per-node block size against what
+// kube-controller-manager (--node-cidr-mask-size no shorter than the
+// cluster CIDR's prefix) and flannel (SubnetLen at most 30) accept. A
+// refused size leaves the pods prefix unset, so that no node block is
+// derived from it.
+func validatePodCIDRSize(c *collector, n *Network) {
+	size, least, lo := n.PodCIDRSize, 0, "network.pods' prefix length"
+	if n.PodsPrefix.IsValid() {
+		least = n.PodsPrefix.Bits()
+		lo = strconv.Itoa(least)
+	}
+	fix := fmt.Sprintf("use %s to %d: kube-controller-manager refuses a --node-cidr-mask-size shorter than the cluster CIDR's prefix, and flannel a SubnetLen above %d, as a block holds its network address, the cni0 gateway, a pod and its broadcast address", lo, MaxPodCIDRSize, MaxPodCIDRSize)
+	switch {
+	case size < 0 || size > 32:
+		c.add(n.Line, "network.podCIDRSize", fix, "%d is not an IPv4 prefix length", size)
+	case size > MaxPodCIDRSize:
+		c.add(n.Line, "network.podCIDRSize", fix, "a /%d block has no address left for a pod", size)
+	case n.PodsPrefix.IsValid() && size < least:
+		c.add(n.Line, "network.podCIDRSize", fix, "per-node block /%d is larger than network.pods %s", size, n.PodsPrefix)
+	default:
+		return
+	}
+	n.PodsPrefix = netip.Prefix{}
 }
 
 // nthFromEnd returns the n-th address counted back from the end of p (1 is
@@ -210,7 +240,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 
 // nthSubnet returns the i-th /bits block of p.
 func nthSubnet(p netip.Prefix, bits, i int) (netip.Prefix, bool) {
-	if bits < p.Bits() || i >= 1<<(bits-p.Bits()) {
+	if bits < p.Bits() || bits > 32 || i < 0 || i >= 1<<(bits-p.Bits()) {
 		return netip.Prefix{}, false
 	}
 	b := p.Masked().Addr().As4()
@@ -264,8 +294,11 @@ func validateNodes(c *collector, t *Topology, claim func(int, string, string, st
 			nd.PodNet = p
 		} else if p, ok := parseCIDR(c, nd.Line, field+".podCIDR", nd.PodCIDR); ok {
 			nd.PodNet = p
-			if !n.PodsPrefix.Contains(p.Addr()) || p.Bits() < n.PodsPrefix.Bits() {
+			switch {
+			case !n.PodsPrefix.Contains(p.Addr()) || p.Bits() < n.PodsPrefix.Bits():
 				c.add(nd.Line, field+".podCIDR", "pick a block inside network.pods", "%s is outside network.pods %s", p, n.PodsPrefix)
+			case p.Bits() > MaxPodCIDRSize:
+				c.add(nd.Line, field+".podCIDR", fmt.Sprintf("use a /%d or larger block: it holds its network address, the cni0 gateway, a pod and its broadcast address", MaxPodCIDRSize), "a /%d block has no address left for a pod", p.Bits())
 			}
 		}
 		if carved := n.NodesPrefix.IsValid() && n.PodsPrefix.Bits() < n.NodesPrefix.Bits() && n.PodsPrefix.Contains(n.NodesPrefix.Addr()); carved && nd.PodNet.IsValid() && nd.PodNet.Overlaps(n.NodesPrefix) {
@@ -351,13 +384,15 @@ func validatePods(c *collector, t *Topology, claim func(int, string, string, str
 	}
 }
 
+func validPort(p int) bool { return p >= 1 && p <= 65535 }
+
 // validatePorts checks the ports a pod or outside host serves.
 func validatePorts(c *collector, ownerLine int, field string, ports []PodPort) {
 	seen, seenName := map[int]bool{}, map[string]bool{}
 	for _, pp := range ports {
 		line := max(pp.Line, ownerLine)
 		switch {
-		case pp.Port < 1 || pp.Port > 65535:
+		case !validPort(pp.Port):
 			c.add(line, field+".ports", "use ports in 1-65535", "port %d is out of range", pp.Port)
 		case seen[pp.Port]:
 			c.add(line, field+".ports", "list each port once", "port %d is listed twice", pp.Port)
@@ -374,6 +409,10 @@ func validateClients(c *collector, t *Topology, claim func(int, string, string, 
 		field := fmt.Sprintf("cloud.clients[%d]", i)
 		claim(cl.Line, field+".name", "client", cl.Name)
 		if cl.IP == "" {
+			if 10+i > 254 {
+				c.add(cl.Line, field+".ip", "give the client an ip", "no default address is left (the defaults are 198.51.100.10 to 198.51.100.254)")
+				continue
+			}
 			cl.IP = fmt.Sprintf("198.51.100.%d", 10+i)
 		}
 		a, ok := parseIP(c, cl.Line, field+".ip", cl.IP)
@@ -408,7 +447,9 @@ func validateListeners(c *collector, t *Topology) {
 	for _, s := range t.Services {
 		if s.LBAddr.IsValid() {
 			for _, p := range s.Ports {
-				taken[netip.AddrPortFrom(s.LBAddr, uint16(p.Port))] = "Service " + s.Name
+				if validPort(p.Port) { // else already reported; uint16 would wrap it
+					taken[netip.AddrPortFrom(s.LBAddr, uint16(p.Port))] = "Service " + s.Name
+				}
 			}
 		}
 	}
@@ -420,12 +461,16 @@ func validateListeners(c *collector, t *Topology) {
 			continue
 		}
 		l.Addr = a
-		if l.Port < 1 || l.Port > 65535 {
+		if !validPort(l.Port) {
 			c.add(l.Line, field+".port", "use a port in 1-65535", "port %d is out of range", l.Port)
 			continue
 		}
 		if l.BackendPort == 0 {
 			l.BackendPort = l.Port
+		}
+		if !validPort(l.BackendPort) {
+			c.add(l.Line, field+".backendPort", "use a port in 1-65535", "port %d is out of range", l.BackendPort)
+			continue
 		}
 		key := netip.AddrPortFrom(a, uint16(l.Port))
 		if prev := taken[key]; prev != "" {
