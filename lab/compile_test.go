@@ -25,11 +25,6 @@ func TestCompileGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if kp := topo.KubeProxy; kp != nil && !topology.KubeProxyModes[kp.Mode] {
-				// Not built yet (IPVS): pin the iptables rendering of the
-				// same version so the rest of the plan is still covered.
-				kp.Mode = "iptables"
-			}
 			p, err := Compile(topo, name)
 			if err != nil {
 				t.Fatal(err)

@@ -322,22 +322,15 @@ func completeLabsOrScenarios(args []string, toComplete string) ([]cobra.Completi
 }
 
 // completeKubeProxySpecs offers every MODE@VERSION netlab builds: the
-// implemented modes (topology.KubeProxyModes) at each supported version
-// (kubeproxy.MinVersion to MaxVersion) where the mode existed.
+// registered modes at each supported version (kubeproxy.MinVersion to
+// MaxVersion) where the mode existed.
 func completeKubeProxySpecs(_ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 	return matching(kubeProxySpecs(), toComplete), cobra.ShellCompDirectiveNoFileComp
 }
 
 func kubeProxySpecs() []string {
-	var modes []string
-	for m, implemented := range topology.KubeProxyModes {
-		if implemented {
-			modes = append(modes, m)
-		}
-	}
-	slices.Sort(modes)
 	var out []string
-	for _, m := range modes {
+	for _, m := range topology.KubeProxyModeNames() {
 		for minor := kubeproxy.MinVersion.Minor; minor <= kubeproxy.MaxVersion.Minor; minor++ {
 			spec := fmt.Sprintf("%s@%d.%d", m, kubeproxy.MinVersion.Major, minor)
 			if _, err := topology.ParseKubeProxy(spec); err == nil {

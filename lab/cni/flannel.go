@@ -47,8 +47,10 @@ func init() {
 		Build: flannel})
 }
 
-// flannelVersionRE is a flannel release: 0.7, v0.22.0.
-var flannelVersionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)(\.\d+)?$`)
+// flannelVersionRE is a flannel release (0.7, v0.22.0); the digit counts
+// keep each part an int (a 20-digit minor would parse as 0 and pass for
+// 0.7's layout).
+var flannelVersionRE = regexp.MustCompile(`^v?(\d{1,3})\.(\d{1,3})(\.\d{1,4})?$`)
 
 // legacyFlannel reports the flannel <= 0.8 layout: flannel.1 holding
 // <lease>.0/<Network prefix> (one connected route for the whole Network,

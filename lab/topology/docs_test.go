@@ -1,8 +1,11 @@
-package topology
+package topology_test
 
 import (
 	"bufio"
 	"bytes"
+	_ "github.com/netlab/netlab/lab/cni"
+	_ "github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/topology"
 	"os"
 	"strings"
 	"testing"
@@ -74,7 +77,7 @@ func TestDocExamples(t *testing.T) {
 		switch strings.TrimSpace(first) {
 		case markComplete:
 			complete++
-			if _, err := Load("scenario.yaml", []byte(b.text)); err != nil {
+			if _, err := topology.Load("scenario.yaml", []byte(b.text)); err != nil {
 				t.Errorf("%s:%d: the example does not load:\n%v", docsFile, b.line, err)
 			}
 		case markBad:
@@ -84,7 +87,7 @@ func TestDocExamples(t *testing.T) {
 				continue
 			}
 			want := strings.TrimSpace(blocks[i+1].text)
-			_, err := Load("bad.yaml", []byte(b.text))
+			_, err := topology.Load("bad.yaml", []byte(b.text))
 			switch {
 			case err == nil:
 				t.Errorf("%s:%d: the bad example loads without an error", docsFile, b.line)

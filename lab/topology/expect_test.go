@@ -1,6 +1,9 @@
-package topology
+package topology_test
 
 import (
+	_ "github.com/netlab/netlab/lab/cni"
+	_ "github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/topology"
 	"net/netip"
 	"strings"
 	"testing"
@@ -24,7 +27,7 @@ probes:
 }
 
 func TestConntrackAndSLBExpectations(t *testing.T) {
-	topo, err := Load("ok.yaml", []byte(expectScenario(`      slbBackends: [n1, n2]
+	topo, err := topology.Load("ok.yaml", []byte(expectScenario(`      slbBackends: [n1, n2]
       conntrack:
         - {node: n2, entry: "tcp src=internet:* dst=n2:30080 reply src=web:80 dst=10.0.0.11:*"}
         - {node: server, entry: "tcp src=* dst=server:80 reply src=server:80 dst=*:*"}
@@ -97,7 +100,7 @@ func TestConntrackExpectationErrors(t *testing.T) {
 `, []string{`probes[0].expect.slbBackends[1]: node "n7" does not exist (fix: name nodes (or outside hosts behind a listener) of this scenario: n1, n2)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Load("ok.yaml", []byte(expectScenario(tc.expect)))
+			_, err := topology.Load("ok.yaml", []byte(expectScenario(tc.expect)))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -106,7 +109,7 @@ func TestConntrackExpectationErrors(t *testing.T) {
 					t.Errorf("error\n  %s\ndoes not contain\n  %s", err, w)
 				}
 			}
-			if n := len(err.(Problems)); n != 1 {
+			if n := len(err.(topology.Problems)); n != 1 {
 				t.Errorf("%d problems, want 1:\n%s", n, err)
 			}
 		})

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	// The modes and plugins register themselves with topology.
+	_ "github.com/netlab/netlab/lab/cni"
+	_ "github.com/netlab/netlab/lab/kubeproxy"
 	"github.com/netlab/netlab/lab/topology"
 	"github.com/netlab/netlab/topologies"
 )
@@ -138,7 +141,7 @@ func FuzzParseKubeProxy(f *testing.F) {
 			}
 			return
 		}
-		if _, ok := topology.KubeProxyModes[kp.Mode]; !ok {
+		if _, ok := topology.KubeProxyMode(kp.Mode); !ok {
 			t.Errorf("ParseKubeProxy(%q): mode %q", s, kp.Mode)
 		}
 		again, err := topology.ParseKubeProxy(kp.Mode + "@" + kp.Version)

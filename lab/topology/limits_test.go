@@ -1,7 +1,10 @@
-package topology
+package topology_test
 
 import (
 	"fmt"
+	_ "github.com/netlab/netlab/lab/cni"
+	_ "github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/topology"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +26,7 @@ func labelsScenario(n int) string {
 func loadQuickly(t *testing.T, data string) error {
 	t.Helper()
 	start := time.Now()
-	_, err := Load("big.yaml", []byte(data))
+	_, err := topology.Load("big.yaml", []byte(data))
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Load took %v", d)
 	}
@@ -32,20 +35,20 @@ func loadQuickly(t *testing.T, data string) error {
 
 func wantOnly(t *testing.T, err error, want string) {
 	t.Helper()
-	ps, ok := err.(Problems)
+	ps, ok := err.(topology.Problems)
 	if !ok || len(ps) != 1 || ps[0].String() != want {
 		t.Errorf("error\n  %v\nwant only\n  %s", err, want)
 	}
 }
 
 func TestMappingKeyLimit(t *testing.T) {
-	if _, err := Load("ok.yaml", []byte(labelsScenario(MaxMappingKeys))); err != nil {
-		t.Errorf("%d labels: %v", MaxMappingKeys, err)
+	if _, err := topology.Load("ok.yaml", []byte(labelsScenario(topology.MaxMappingKeys))); err != nil {
+		t.Errorf("%d labels: %v", topology.MaxMappingKeys, err)
 	}
-	for _, n := range []int{MaxMappingKeys + 1, 40_000} {
+	for _, n := range []int{topology.MaxMappingKeys + 1, 40_000} {
 		wantOnly(t, loadQuickly(t, labelsScenario(n)), fmt.Sprintf("big.yaml:7: pods[0].labels: the mapping has %d keys, more than 1000 (fix: no scenario needs more than 1000 keys in one mapping (fields, labels or selector): check that this is the file you meant)", n))
 	}
-	// 500,000 keys do not fit in MaxScenarioBytes in any form that keeps
+	// 500,000 keys do not fit in topology.MaxScenarioBytes in any form that keeps
 	// them distinct; refused on size, quickly.
 	wantOnly(t, loadQuickly(t, labelsScenario(500_000)), "big.yaml: the file is larger than 2 MiB, the most a scenario may be (fix: check that this is the scenario you meant: a 5,000-pod scenario is about 215 KB)")
 	// The same count of keys, all "a" (2 bytes each), does fit.
@@ -54,7 +57,7 @@ func TestMappingKeyLimit(t *testing.T) {
 }
 
 func TestNodeLimit(t *testing.T) {
-	wantOnly(t, loadQuickly(t, "name: t\nnodes: [{name: n1}]\ndescription: ["+strings.Repeat("a,", MaxYAMLNodes)+"]\n"),
+	wantOnly(t, loadQuickly(t, "name: t\nnodes: [{name: n1}]\ndescription: ["+strings.Repeat("a,", topology.MaxYAMLNodes)+"]\n"),
 		"big.yaml: the file has more than 500000 YAML nodes (keys, values and list entries) (fix: check that this is the scenario you meant: a 5,000-pod scenario has about 40,000)")
 }
 
@@ -78,7 +81,7 @@ func TestAliasExpansion(t *testing.T) {
 	// proportion: 240 pods share one anchored mapping of 1,000 labels.
 	var b strings.Builder
 	b.WriteString("name: t\nnodes: [{name: n1}]\nx: &l {")
-	for i := 0; i < MaxMappingKeys; i++ {
+	for i := 0; i < topology.MaxMappingKeys; i++ {
 		fmt.Fprintf(&b, "k%d: v, ", i)
 	}
 	b.WriteString("}\npods:\n")
@@ -97,7 +100,7 @@ func TestAliasExpansion(t *testing.T) {
 	}{{120, ""}, {240, "big.yaml: the aliases (*name) expand to too much for the YAML decoder: document contains excessive aliasing (fix: write the repeated parts out or use fewer aliases)"}} {
 		b.Reset()
 		b.WriteString("name: t\nnodes: [{name: n1}]\npods:\n  - name: p\n    node: n1\n    labels: &l {")
-		for i := 0; i < MaxMappingKeys; i++ {
+		for i := 0; i < topology.MaxMappingKeys; i++ {
 			fmt.Fprintf(&b, "k%d: v, ", i)
 		}
 		b.WriteString("}\n")
@@ -115,7 +118,7 @@ func TestAliasExpansion(t *testing.T) {
 // TestAliasesAndMerges: anchors, aliases and merge keys are YAML a scenario
 // may use; lines are the anchored mapping's where a struct came from one.
 func TestAliasesAndMerges(t *testing.T) {
-	topo, err := Load("m.yaml", []byte(`name: t
+	topo, err := topology.Load("m.yaml", []byte(`name: t
 nodes: [{name: n1}, {name: n2}]
 pods:
   - &web {name: web-1, node: n1, labels: {app: web}, ports: [80]}
@@ -146,9 +149,9 @@ func TestProblemCap(t *testing.T) {
 	for i := 0; i < 500; i++ {
 		fmt.Fprintf(&b, "  - {name: n%d, ipp: x}\n", i)
 	}
-	_, err := Load("many.yaml", []byte(b.String()))
-	ps, _ := err.(Problems)
-	if len(ps) != maxProblems+1 || ps[maxProblems].String() != "many.yaml: and 400 more problems (fix: fix the ones above first)" {
+	_, err := topology.Load("many.yaml", []byte(b.String()))
+	ps, _ := err.(topology.Problems)
+	if len(ps) != topology.MaxProblems+1 || ps[topology.MaxProblems].String() != "many.yaml: and 400 more problems (fix: fix the ones above first)" {
 		t.Errorf("%d problems, last %v", len(ps), ps[len(ps)-1])
 	}
 }
@@ -157,11 +160,11 @@ func TestProblemCap(t *testing.T) {
 func TestNodePortExhaustion(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("name: t\nnetwork: {services: 10.96.0.0/12}\nnodes: [{name: n1}]\nservices:\n")
-	n := NodePortMax - NodePortMin + 2
+	n := topology.NodePortMax - topology.NodePortMin + 2
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "  - {name: s%d, type: NodePort, ports: [{port: 80}]}\n", i)
 	}
-	_, err := Load("np.yaml", []byte(b.String()))
+	_, err := topology.Load("np.yaml", []byte(b.String()))
 	wantOnly(t, err, fmt.Sprintf("np.yaml:%d: services[%d].ports[0].nodePort: no free nodePort is left in 30000-32767 (fix: give some ports an explicit nodePort, or use fewer NodePort / LoadBalancer ports)", 4+n, n-1))
 }
 
@@ -172,7 +175,7 @@ func TestClientDefaultAddresses(t *testing.T) {
 	for i := 0; i < 246; i++ {
 		fmt.Fprintf(&b, "    - {name: c%d}\n", i)
 	}
-	_, err := Load("c.yaml", []byte(b.String()))
+	_, err := topology.Load("c.yaml", []byte(b.String()))
 	wantOnly(t, err, "c.yaml:250: cloud.clients[245].ip: no default address is left (the defaults are 198.51.100.10 to 198.51.100.254) (fix: give the client an ip)")
 }
 
@@ -181,15 +184,15 @@ func TestClientDefaultAddresses(t *testing.T) {
 func TestPodCIDRSizeNeverPanics(t *testing.T) {
 	for size := -70; size <= 100; size++ {
 		y := fmt.Sprintf("name: t\nnetwork: {pods: 10.128.0.0/9, podCIDRSize: %d}\nnodes: [{name: n1}, {name: n2}]\npods: [{name: p, node: n2}]\n", size)
-		topo, err := Load("s.yaml", []byte(y))
-		ok := size == 0 || size >= 10 && size <= MaxPodCIDRSize // a /9 has no second /9
+		topo, err := topology.Load("s.yaml", []byte(y))
+		ok := size == 0 || size >= 10 && size <= topology.MaxPodCIDRSize // a /9 has no second /9
 		if ok != (err == nil) {
 			t.Errorf("podCIDRSize %d: %v", size, err)
 		}
 		if err == nil {
 			want := size
 			if size == 0 {
-				want = DefaultPodCIDRSize
+				want = topology.DefaultPodCIDRSize
 			}
 			if n := topo.Node("n2"); n.PodNet.Bits() != want || !n.PodNet.Contains(topo.Pod("p").Addr) {
 				t.Errorf("podCIDRSize %d: n2 %s, pod %s", size, n.PodNet, topo.Pod("p").Addr)
@@ -199,7 +202,7 @@ func TestPodCIDRSizeNeverPanics(t *testing.T) {
 }
 
 func TestParseKubeProxy(t *testing.T) {
-	const modes = "(modes: iptables, ipvs, nftables, userspace)"
+	const modes = "(modes: iptables, ipvs, userspace)"
 	for _, tc := range []struct{ in, want string }{
 		{"", "--kube-proxy is empty; write MODE@VERSION such as iptables@1.28 " + modes},
 		{"@", `--kube-proxy "@": no mode and no version; write MODE@VERSION such as iptables@1.28 ` + modes},
@@ -212,21 +215,20 @@ func TestParseKubeProxy(t *testing.T) {
 		{" ipvs", `--kube-proxy  ipvs: unknown mode " ipvs" ` + modes},
 		{"ipvs@1.7", "--kube-proxy ipvs@1.7: kube-proxy 1.7 has no IPVS mode: it arrived as alpha in 1.8 (#46580)"},
 	} {
-		kp, err := ParseKubeProxy(tc.in)
+		kp, err := topology.ParseKubeProxy(tc.in)
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("ParseKubeProxy(%q) = %+v, %v\n  want %s", tc.in, kp, err, tc.want)
 		}
 	}
-	for in, want := range map[string]KubeProxy{
+	for in, want := range map[string]topology.KubeProxy{
 		"ipvs":             {Mode: "ipvs", Version: "1.28"},
 		"iptables@1.22":    {Mode: "iptables", Version: "1.22"},
 		"ipvs@v1.28.15":    {Mode: "ipvs", Version: "v1.28.15"},
 		"userspace@1.25":   {Mode: "userspace", Version: "1.25"},
-		"nftables@1.31":    {Mode: "nftables", Version: "1.31"},
 		"iptables@1.1":     {Mode: "iptables", Version: "1.1"},
 		"iptables@v1.28.0": {Mode: "iptables", Version: "v1.28.0"},
 	} {
-		if kp, err := ParseKubeProxy(in); err != nil || *kp != want {
+		if kp, err := topology.ParseKubeProxy(in); err != nil || *kp != want {
 			t.Errorf("ParseKubeProxy(%q) = %+v, %v", in, kp, err)
 		}
 	}

@@ -161,4 +161,3 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
-

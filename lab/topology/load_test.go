@@ -1,6 +1,9 @@
-package topology
+package topology_test
 
 import (
+	_ "github.com/netlab/netlab/lab/cni"
+	_ "github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/topology"
 	"strings"
 	"testing"
 )
@@ -19,7 +22,7 @@ probes:
 `
 
 func TestLoadDefaults(t *testing.T) {
-	topo, err := Load("good.yaml", []byte(good))
+	topo, err := topology.Load("good.yaml", []byte(good))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +43,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Errorf("client %s gw %s", c.Addr, c.Gateway)
 	}
 	pr := topo.Probes[0]
-	if pr.Expect.Result != ResultConnected || pr.Expect.Repeat != 1 || pr.Name != "a -> pod/b:8080" {
+	if pr.Expect.Result != topology.ResultConnected || pr.Expect.Repeat != 1 || pr.Name != "a -> pod/b:8080" {
 		t.Errorf("probe defaults: %+v", pr)
 	}
 	r, err := topo.ResolveTarget("pod/b")
@@ -149,7 +152,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Load("bad.yaml", []byte(tc.yaml))
+			_, err := topology.Load("bad.yaml", []byte(tc.yaml))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -159,7 +162,7 @@ func TestLoadErrors(t *testing.T) {
 					t.Errorf("error\n  %s\ndoes not contain\n  %s", msg, w)
 				}
 			}
-			if n := len(err.(Problems)); n != tc.lines {
+			if n := len(err.(topology.Problems)); n != tc.lines {
 				t.Errorf("%d problems, want %d:\n%s", n, tc.lines, msg)
 			}
 		})
@@ -167,24 +170,24 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestMatchKubeProxy(t *testing.T) {
-	kp := &KubeProxy{Mode: "ipvs", Version: "1.22"}
+	kp := &topology.KubeProxy{Mode: "ipvs", Version: "1.22"}
 	for pattern, want := range map[string]bool{
 		"ipvs": true, "iptables": false, "ipvs@1.22": true, "ipvs@<1.24": true, "ipvs@>=1.24": false,
 		"ipvs@<=1.22": true, "ipvs@>1.21": true, "ipvs@v1.22": true,
 	} {
-		if got, err := MatchKubeProxy(pattern, kp); err != nil || got != want {
+		if got, err := topology.MatchKubeProxy(pattern, kp); err != nil || got != want {
 			t.Errorf("MatchKubeProxy(%q) = %v, %v; want %v", pattern, got, err, want)
 		}
 	}
 }
 
-// TestExpectedByBackend: a when entry may name a CNI backend, alone or with
+// TestExpectedByBackend: a when entry may name a topology.CNI backend, alone or with
 // a kube-proxy pattern; the first match wins.
 func TestExpectedByBackend(t *testing.T) {
-	p := Probe{Expect: Expect{Result: "connected"}, When: []When{
-		{CNI: "host-gw", KubeProxy: "ipvs", Expect: Expect{Result: "timeout"}},
-		{CNI: "host-gw", Expect: Expect{Result: "refused"}},
-		{KubeProxy: "ipvs", Expect: Expect{Result: "unreachable"}},
+	p := topology.Probe{Expect: topology.Expect{Result: "connected"}, When: []topology.When{
+		{CNI: "host-gw", KubeProxy: "ipvs", Expect: topology.Expect{Result: "timeout"}},
+		{CNI: "host-gw", Expect: topology.Expect{Result: "refused"}},
+		{KubeProxy: "ipvs", Expect: topology.Expect{Result: "unreachable"}},
 	}}
 	// when names the entry that won, for the test table.
 	for _, tc := range []struct{ backend, mode, want, when string }{
@@ -193,7 +196,7 @@ func TestExpectedByBackend(t *testing.T) {
 		{"vxlan", "ipvs", "unreachable", "ipvs"},
 		{"vxlan", "iptables", "connected", ""},
 	} {
-		topo := &Topology{CNI: CNI{Plugin: "flannel", Backend: tc.backend}, KubeProxy: &KubeProxy{Mode: tc.mode, Version: "1.28"}}
+		topo := &topology.Topology{CNI: topology.CNI{Plugin: "flannel", Backend: tc.backend}, KubeProxy: &topology.KubeProxy{Mode: tc.mode, Version: "1.28"}}
 		if got := p.Expected(topo); got.Result != tc.want || got.When != tc.when {
 			t.Errorf("%s/%s: %s (when %q), want %s (when %q)", tc.backend, tc.mode, got.Result, got.When, tc.want, tc.when)
 		}

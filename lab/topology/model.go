@@ -8,7 +8,6 @@ package topology
 
 import (
 	"net/netip"
-	"regexp"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
@@ -42,17 +41,6 @@ type CNI struct {
 	// docker0 (seed 003). Empty means current.
 	Version string `yaml:"version"`
 	Line    int    `yaml:"-"`
-}
-
-// LegacyFlannel reports the flannel <= 0.8 layout: flannel.1 holding
-// <lease>.0/<Network prefix> (one connected route for the whole Network,
-// no per-node routes), pods on docker0 behind Docker's masquerade.
-func (c CNI) LegacyFlannel() bool {
-	if c.Plugin != "flannel" || c.Version == "" {
-		return false
-	}
-	m := flannelVersionRE.FindStringSubmatch(c.Version)
-	return m != nil && m[1] == "0" && atoi(m[2]) < 9
 }
 
 // Network holds the cluster's address plan.
@@ -306,15 +294,6 @@ func ProtocolOf(probe string, target Ref) string {
 		return target.Protocol
 	}
 	return "TCP"
-}
-
-// flannelVersionRE is a flannel version; the digit counts keep each part
-// an int (a 20-digit minor would parse as 0 and pass for 0.7's layout).
-var flannelVersionRE = regexp.MustCompile(`^v?(\d{1,3})\.(\d{1,3})(\.\d{1,4})?$`)
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
 }
 
 // Expected returns the expectation that applies to the probe in topology

@@ -1,8 +1,11 @@
-package topology
+package topology_test
 
 import (
 	"bytes"
 	"errors"
+	_ "github.com/netlab/netlab/lab/cni"
+	_ "github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/topology"
 	"io/fs"
 	"net"
 	"os"
@@ -15,7 +18,7 @@ import (
 
 // TestReadScenarioFile: what is not a regular file is refused at once
 // (a FIFO without a writer used to block up forever, /dev/zero to run out of
-// memory), and so is a file beyond MaxScenarioBytes.
+// memory), and so is a file beyond topology.MaxScenarioBytes.
 func TestReadScenarioFile(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "s.yaml")
@@ -29,7 +32,7 @@ func TestReadScenarioFile(t *testing.T) {
 	}
 	t.Cleanup(func() { l.Close() })
 	big := filepath.Join(dir, "big.yaml")
-	if err := os.WriteFile(big, bytes.Repeat([]byte("#"), MaxScenarioBytes+1), 0o600); err != nil {
+	if err := os.WriteFile(big, bytes.Repeat([]byte("#"), topology.MaxScenarioBytes+1), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ path, want string }{
@@ -40,10 +43,10 @@ func TestReadScenarioFile(t *testing.T) {
 		{big, big + ": the file is larger than 2 MiB, the most a scenario may be (fix: check that this is the scenario you meant: a 5,000-pod scenario is about 215 KB)"},
 	} {
 		done := make(chan error, 1)
-		go func() { _, err := LoadFile(tc.path); done <- err }()
+		go func() { _, err := topology.LoadFile(tc.path); done <- err }()
 		select {
 		case err := <-done:
-			var ps Problems
+			var ps topology.Problems
 			if !errors.As(err, &ps) || len(ps) != 1 || !strings.HasPrefix(err.Error(), tc.want) {
 				t.Errorf("LoadFile(%s) = %v, want %s", tc.path, err, tc.want)
 			}
@@ -51,27 +54,27 @@ func TestReadScenarioFile(t *testing.T) {
 			t.Fatalf("LoadFile(%s) blocks", tc.path)
 		}
 	}
-	if _, err := ReadScenarioFile(filepath.Join(dir, "missing.yaml")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := topology.ReadScenarioFile(filepath.Join(dir, "missing.yaml")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 }
 
-// TestReadScenarioFileAtTheLimit: a file of exactly MaxScenarioBytes is
+// TestReadScenarioFileAtTheLimit: a file of exactly topology.MaxScenarioBytes is
 // read whole.
 func TestReadScenarioFileAtTheLimit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.yaml")
-	want := append([]byte(good), bytes.Repeat([]byte("#"), MaxScenarioBytes-len(good))...)
+	want := append([]byte(good), bytes.Repeat([]byte("#"), topology.MaxScenarioBytes-len(good))...)
 	if err := os.WriteFile(path, want, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadScenarioFile(path)
+	got, err := topology.ReadScenarioFile(path)
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("ReadScenarioFile: %d bytes, %v", len(got), err)
 	}
-	if _, err := LoadFile(path); err != nil {
+	if _, err := topology.LoadFile(path); err != nil {
 		t.Error(err)
 	}
-	if _, err := Load("big.yaml", append(want, '#')); err == nil || err.Error() != "big.yaml: the file is larger than 2 MiB, the most a scenario may be (fix: check that this is the scenario you meant: a 5,000-pod scenario is about 215 KB)" {
+	if _, err := topology.Load("big.yaml", append(want, '#')); err == nil || err.Error() != "big.yaml: the file is larger than 2 MiB, the most a scenario may be (fix: check that this is the scenario you meant: a 5,000-pod scenario is about 215 KB)" {
 		t.Errorf("Load of MaxScenarioBytes+1: %v", err)
 	}
 }

@@ -1,6 +1,12 @@
-package topology
+package topology_test
 
-import "testing"
+import (
+	"testing"
+
+	_ "github.com/netlab/netlab/lab/cni"
+	_ "github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/topology"
+)
 
 const withService = good + `services:
   - {name: web, type: NodePort, selector: {app: b}, ports: [{port: 80, nodePort: 30080}]}
@@ -9,7 +15,7 @@ const withService = good + `services:
 // TestResolveTargetErrors: each bad target gets the message about what is
 // wrong with it, not a neighbouring one ("no pod named 1.2.3.4").
 func TestResolveTargetErrors(t *testing.T) {
-	topo, err := Load("t.yaml", []byte(withService))
+	topo, err := topology.Load("t.yaml", []byte(withService))
 	if err != nil {
 		t.Fatal(err)
 	}

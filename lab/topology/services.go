@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,94 +14,79 @@ const (
 	NodePortMax = 32767
 )
 
-// KubeProxyModes are the modes a scenario may name; Implemented says which
-// this version of netlab can build.
-var KubeProxyModes = map[string]bool{"iptables": true, "ipvs": true, "nftables": false, "userspace": true}
-
 // versionRE is a Kubernetes 1.x version; the digit counts keep the minor
 // an int (a 20-digit minor would parse as 0).
 var versionRE = regexp.MustCompile(`^v?1\.(\d{1,3})(\.\d{1,4})?$`)
 
+// validateKubeProxy checks the mode and version against the registered
+// modes, and defaults them: a scenario with Services and no kubeProxy
+// gets the default mode at its default version.
 func validateKubeProxy(c *collector, t *Topology) {
 	kp := t.KubeProxy
 	if kp == nil {
-		if len(t.Services) > 0 {
-			t.KubeProxy = &KubeProxy{Mode: "iptables", Version: "1.28", Line: t.Line}
+		if def, ok := defaultKubeProxyMode(); ok && len(t.Services) > 0 {
+			t.KubeProxy = &KubeProxy{Mode: def.Name, Version: def.DefaultVersion, Line: t.Line}
 		}
 		return
 	}
 	if kp.Mode == "" {
-		kp.Mode = "iptables"
+		kp.Mode = DefaultKubeProxyMode()
 	}
-	if _, ok := KubeProxyModes[kp.Mode]; !ok {
-		c.add(kp.Line, "kubeProxy.mode", "use iptables, ipvs, nftables or userspace", "unknown kube-proxy mode %q", kp.Mode)
+	m, ok := KubeProxyMode(kp.Mode)
+	if !ok {
+		c.add(kp.Line, "kubeProxy.mode", "use "+orList(KubeProxyModeNames()), "%s", unknownMode(kp.Mode))
+		return
 	}
 	if kp.Version == "" {
-		kp.Version = "1.28"
+		kp.Version = m.DefaultVersion
 	}
 	if !versionRE.MatchString(kp.Version) {
-		c.add(kp.Line, "kubeProxy.version", `write a Kubernetes minor version such as "1.28"`, "%q is not a Kubernetes version", kp.Version)
-	} else if err := modeExists(kp); err != nil {
+		c.add(kp.Line, "kubeProxy.version", fmt.Sprintf("write a Kubernetes minor version such as %q", m.DefaultVersion), "%q is not a Kubernetes version", kp.Version)
+	} else if err := modeExists(m, kp.Version); err != nil {
 		c.add(kp.Line, "kubeProxy.version", "pick a version that has the mode", "%v", err)
 	}
 }
 
-// modeExists checks that kube-proxy's mode existed at its version:
-// userspace was removed in 1.26 (#112133); IPVS arrived in 1.8 (#46580).
-func modeExists(kp *KubeProxy) error {
-	m := versionRE.FindStringSubmatch(kp.Version)
-	if m == nil {
+// modeExists asks the mode whether it exists at a well-formed version.
+func modeExists(m KubeProxyModeInfo, version string) error {
+	minor, _ := strconv.Atoi(versionRE.FindStringSubmatch(version)[1])
+	if m.Exists == nil {
 		return nil
 	}
-	minor, _ := strconv.Atoi(m[1])
-	switch {
-	case kp.Mode == "userspace" && minor >= 26:
-		return fmt.Errorf("kube-proxy %s has no userspace mode: it was removed in 1.26 (#112133); use 1.25 or older", kp.Version)
-	case kp.Mode == "ipvs" && minor < 8:
-		return fmt.Errorf("kube-proxy %s has no IPVS mode: it arrived as alpha in 1.8 (#46580)", kp.Version)
-	}
-	return nil
+	return m.Exists(minor)
 }
 
 // ParseKubeProxy parses a command-line override "MODE@VERSION", or "MODE"
-// alone for the default version (1.28). An empty mode or version, an
+// alone for the mode's default version. An empty mode or version, an
 // unknown mode and a malformed version are refused, naming the valid ones.
 func ParseKubeProxy(s string) (*KubeProxy, error) {
-	modes := strings.Join(kubeProxyModeNames(), ", ")
+	modes := strings.Join(KubeProxyModeNames(), ", ")
+	def, _ := defaultKubeProxyMode()
+	example := def.Name + "@" + def.DefaultVersion
 	mode, version, hasVersion := strings.Cut(s, "@")
-	_, known := KubeProxyModes[mode]
+	m, known := KubeProxyMode(mode)
 	switch {
 	case s == "":
-		return nil, fmt.Errorf("--kube-proxy is empty; write MODE@VERSION such as iptables@1.28 (modes: %s)", modes)
+		return nil, fmt.Errorf("--kube-proxy is empty; write MODE@VERSION such as %s (modes: %s)", example, modes)
 	case mode == "" && version == "":
-		return nil, fmt.Errorf("--kube-proxy %q: no mode and no version; write MODE@VERSION such as iptables@1.28 (modes: %s)", s, modes)
+		return nil, fmt.Errorf("--kube-proxy %q: no mode and no version; write MODE@VERSION such as %s (modes: %s)", s, example, modes)
 	case mode == "":
-		return nil, fmt.Errorf("--kube-proxy %q: no mode before \"@\"; write MODE@%s such as iptables@%s (modes: %s)", s, version, version, modes)
+		return nil, fmt.Errorf("--kube-proxy %q: no mode before \"@\"; write MODE@%s such as %s@%s (modes: %s)", s, version, def.Name, version, modes)
 	case !known:
 		return nil, fmt.Errorf("--kube-proxy %s: unknown mode %q (modes: %s)", s, mode, modes)
 	case hasVersion && version == "":
-		return nil, fmt.Errorf("--kube-proxy %s: no version after \"@\"; write %s1.28, or %s alone for 1.28", s, s, mode)
+		return nil, fmt.Errorf("--kube-proxy %s: no version after \"@\"; write %s%s, or %s alone for %s", s, s, m.DefaultVersion, mode, m.DefaultVersion)
 	case !hasVersion:
-		version = "1.28"
+		version = m.DefaultVersion
 	}
 	kp := &KubeProxy{Mode: mode, Version: version}
 	if !versionRE.MatchString(kp.Version) {
-		return nil, fmt.Errorf("--kube-proxy %s: %q is not a Kubernetes version; write 1.MINOR such as 1.28 or v1.28.15", s, kp.Version)
+		return nil, fmt.Errorf("--kube-proxy %s: %q is not a Kubernetes version; write 1.MINOR such as %s or v%s.15", s, kp.Version, m.DefaultVersion, m.DefaultVersion)
 	}
-	if err := modeExists(kp); err != nil {
+	if err := modeExists(m, kp.Version); err != nil {
 		return nil, fmt.Errorf("--kube-proxy %s: %w", s, err)
 	}
 	return kp, nil
-}
-
-// kubeProxyModeNames lists KubeProxyModes, sorted.
-func kubeProxyModeNames() []string {
-	names := make([]string, 0, len(KubeProxyModes))
-	for m := range KubeProxyModes {
-		names = append(names, m)
-	}
-	slices.Sort(names)
-	return names
 }
 
 func validateServices(c *collector, t *Topology) {
@@ -351,8 +335,8 @@ func validatePolicy(c *collector, line int, field string, v *string, allowed boo
 // version such as 1.24). A nil kp (no kube-proxy) matches nothing.
 func MatchKubeProxy(pattern string, kp *KubeProxy) (bool, error) {
 	mode, cond, hasCond := strings.Cut(pattern, "@")
-	if _, ok := KubeProxyModes[mode]; !ok {
-		return false, fmt.Errorf("%q: unknown kube-proxy mode %q", pattern, mode)
+	if _, ok := KubeProxyMode(mode); !ok {
+		return false, fmt.Errorf("%q: %s", pattern, unknownMode(mode))
 	}
 	op := "="
 	for _, o := range []string{"<=", ">=", "<", ">", "="} {

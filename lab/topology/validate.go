@@ -19,9 +19,6 @@ const (
 )
 
 // Supported CNI plugins and their backends; the first backend is the default.
-var Backends = map[string][]string{
-	"flannel": {"vxlan", "host-gw", "vpc-route"},
-}
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -79,32 +76,32 @@ func applyDefaultsAndValidate(c *collector, t *Topology) {
 	}
 }
 
+// validateCNI checks the plugin and backend against the registered
+// plugins, defaults them, and lets the plugin check its own fields.
 func validateCNI(c *collector, t *Topology) {
 	if t.CNI.Plugin == "" {
-		t.CNI.Plugin = "flannel"
+		if def, ok := defaultCNIPlugin(); ok {
+			t.CNI.Plugin = def.Name
+		}
 	}
-	backends, ok := Backends[t.CNI.Plugin]
+	pl, ok := CNIPlugin(t.CNI.Plugin)
 	if !ok {
-		c.add(t.CNI.Line, "cni.plugin", "supported plugins: flannel", "unknown CNI plugin %q", t.CNI.Plugin)
+		c.add(t.CNI.Line, "cni.plugin", "supported plugins: "+strings.Join(CNIPluginNames(), ", "), "unknown CNI plugin %q", t.CNI.Plugin)
 		return
 	}
-	if t.CNI.Backend == "" {
-		t.CNI.Backend = backends[0]
+	if t.CNI.Backend == "" && len(pl.Backends) > 0 {
+		t.CNI.Backend = pl.Backends[0]
 	}
-	if v := t.CNI.Version; v != "" {
-		switch {
-		case !flannelVersionRE.MatchString(v):
-			c.add(t.CNI.Line, "cni.version", `write a flannel version such as "0.7" or "0.22.0"`, "%q is not a version", v)
-		case t.CNI.LegacyFlannel() && t.CNI.Backend != "vxlan":
-			c.add(t.CNI.Line, "cni.version", "use backend vxlan, or leave version out", "only the vxlan backend is modelled for flannel %s (the pre-0.9 layout)", v)
-		}
+	if pl.Validate != nil {
+		pl.Validate(c.add, &t.CNI)
 	}
-	for _, b := range backends {
-		if b == t.CNI.Backend {
-			return
-		}
+	if !slices.Contains(pl.Backends, t.CNI.Backend) {
+		c.add(t.CNI.Line, "cni.backend", backendsFix(pl), "unknown %s backend %q", t.CNI.Plugin, t.CNI.Backend)
 	}
-	c.add(t.CNI.Line, "cni.backend", fmt.Sprintf("%s backends: %s", t.CNI.Plugin, strings.Join(backends, ", ")), "unknown %s backend %q", t.CNI.Plugin, t.CNI.Backend)
+}
+
+func backendsFix(pl CNIPluginInfo) string {
+	return fmt.Sprintf("%s backends: %s", pl.Name, strings.Join(pl.Backends, ", "))
 }
 
 // parseCIDR checks an IPv4 network prefix and says how to fix it.
@@ -521,8 +518,8 @@ func validateProbes(c *collector, t *Topology) {
 			if _, err := MatchKubeProxy(w.KubeProxy, nil); err != nil && w.KubeProxy != "" || w.KubeProxy == "" && w.CNI == "" {
 				c.add(max(w.Line, pr.Line), wf+".kubeProxy", `write MODE, MODE@1.22, MODE@<1.24 or MODE@>=1.24 (or give cni: BACKEND)`, "bad kube-proxy pattern %q", w.KubeProxy)
 			}
-			if w.CNI != "" && !slices.Contains(Backends[t.CNI.Plugin], w.CNI) {
-				c.add(max(w.Line, pr.Line), wf+".cni", fmt.Sprintf("%s backends: %s", t.CNI.Plugin, strings.Join(Backends[t.CNI.Plugin], ", ")), "unknown %s backend %q", t.CNI.Plugin, w.CNI)
+			if pl, _ := CNIPlugin(t.CNI.Plugin); w.CNI != "" && !slices.Contains(pl.Backends, w.CNI) {
+				c.add(max(w.Line, pr.Line), wf+".cni", backendsFix(pl), "unknown %s backend %q", t.CNI.Plugin, w.CNI)
 			}
 			validateExpect(c, t, &w.Expect, max(w.Line, pr.Line), wf+".expect")
 		}

@@ -1,0 +1,106 @@
+package lab
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/netlab/netlab/lab/cni"
+	"github.com/netlab/netlab/lab/kernel"
+	"github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/lab/topology"
+)
+
+// TestToyKubeProxyMode is ARCHITECTURE.md's "adding a kube-proxy mode" in
+// one place: a mode registered from one file is accepted by scenarios in
+// its version window only, refused outside it with its PR, rendered on
+// every node, and its kernel needs reach the preflight; nothing else in
+// netlab was told about it.
+func TestToyKubeProxyMode(t *testing.T) {
+	kubeproxy.Register(kubeproxy.Mode{
+		Name: "toy", Since: 20, SincePR: "#99999", SinceStage: "alpha",
+		Needs: []kernel.Feature{kernel.Nftables},
+		Render: func(v kubeproxy.Version, n kubeproxy.Node, _ kubeproxy.Options) (*kubeproxy.NodeState, error) {
+			rs := &plan.Ruleset{}
+			rs.Append("nat", "PREROUTING", "-m comment --comment \"toy "+v.String()+" on "+n.Name+"\" -j ACCEPT")
+			return &kubeproxy.NodeState{Rules: rs, Sysctls: []plan.Sysctl{{Key: "net.ipv4.vs.toy", Value: "1"}}}, nil
+		}})
+	const scenario = `name: toy
+nodes: [{name: node-1}, {name: node-2}]
+pods: [{name: web, node: node-2, ports: [80], labels: {app: web}}]
+kubeProxy: {mode: toy, version: "1.24"}
+services: [{name: web, selector: {app: web}, ports: [{port: 80}]}]
+`
+	topo, err := topology.Load("toy.yaml", []byte(scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(topo, "toy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, node := range []string{"node-1", "node-2"} {
+		ns := p.Namespace(plan.NSName("toy", node))
+		if rules := ns.IPTables.Restore(); !strings.Contains(rules, `toy 1.24 on `+node) {
+			t.Errorf("%s: the toy mode's rule is missing:\n%s", node, rules)
+		}
+		if !hasSysctl(ns.Sysctls, "net.ipv4.vs.toy") {
+			t.Errorf("%s: the toy mode's sysctl is missing", node)
+		}
+	}
+	if need := Requirements(topo); !slices.Contains(need, kernel.Nftables) {
+		t.Errorf("requirements %v lack the toy mode's nftables", need)
+	}
+	_, err = topology.Load("toy.yaml", []byte(strings.Replace(scenario, `"1.24"`, `"1.19"`, 1)))
+	if err == nil || !strings.Contains(err.Error(), "kube-proxy 1.19 has no toy mode: it arrived as alpha in 1.20 (#99999)") {
+		t.Errorf("toy@1.19: %v", err)
+	}
+	if kp, err := topology.ParseKubeProxy("toy"); err != nil || kp.Version != kubeproxy.DefaultVersion {
+		t.Errorf("--kube-proxy toy = %+v, %v", kp, err)
+	}
+}
+
+// TestToyCNIPlugin: a plugin registered from one file gets its backends
+// checked and defaulted, its own field checks run, and its Build wires the
+// plan.
+func TestToyCNIPlugin(t *testing.T) {
+	cni.Register(cni.Plugin{Name: "toy", Backends: []string{"wire", "air"},
+		Validate: func(r topology.Reporter, c *topology.CNI) {
+			if c.Version == "0" {
+				r(c.Line, "cni.version", "use 1", "toy version 0 does not exist")
+			}
+		},
+		Build: func(p *plan.Plan, topo *topology.Topology) error {
+			for _, n := range topo.Nodes {
+				ns := p.Namespace(plan.NSName(p.Lab, n.Name))
+				ns.Links = append(ns.Links, plan.Link{Name: "toy0", Kind: plan.KindBridge, MAC: plan.MAC("toy", n.Name)})
+			}
+			return nil
+		}})
+	topo, err := topology.Load("t.yaml", []byte("name: t\ncni: {plugin: toy}\nnodes: [{name: node-1}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topo.CNI.Backend != "wire" {
+		t.Errorf("default backend %q, want the first, wire", topo.CNI.Backend)
+	}
+	p, err := Compile(topo, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := p.Namespace("t-node-1").Links; len(l) == 0 || l[len(l)-1].Name != "toy0" {
+		t.Errorf("the toy plugin did not wire node-1: %+v", l)
+	}
+	for yaml, want := range map[string]string{
+		"name: t\ncni: {plugin: toy, backend: water}\nnodes: [{name: node-1}]\n":            `t.yaml:2: cni.backend: unknown toy backend "water" (fix: toy backends: wire, air)`,
+		"name: t\ncni: {plugin: toy, version: \"0\"}\nnodes: [{name: node-1}]\n":           `t.yaml:2: cni.version: toy version 0 does not exist (fix: use 1)`,
+		"name: t\ncni: {plugin: calico}\nnodes: [{name: node-1}]\n":                        `t.yaml:2: cni.plugin: unknown CNI plugin "calico" (fix: supported plugins: flannel, toy)`,
+		"name: t\nkubeProxy: {mode: ebpf}\nnodes: [{name: node-1}]\n":                       `unknown kube-proxy mode "ebpf"`,
+		"name: t\nkubeProxy: {mode: nftables, version: \"1.31\"}\nnodes: [{name: node-1}]\n": `unknown kube-proxy mode "nftables"`,
+	} {
+		if _, err := topology.Load("t.yaml", []byte(yaml)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v\n want %s", yaml, err, want)
+		}
+	}
+}
