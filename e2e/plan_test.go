@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/netlab/netlab/internal/testenv"
+	"github.com/netlab/netlab/internal/textdiff"
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/kernel"
@@ -49,7 +50,7 @@ func TestPlanScriptMatchesApply(t *testing.T) {
 				want := snapshot(t, ns.Name, applied.Plan.Lab, ns.Role)
 				got := snapshot(t, plan.NSName(script, ns.Owner), script, ns.Role)
 				if got != want {
-					t.Errorf("%s: the script built something else than apply:\n%s", ns.Owner, lineDiff(want, got))
+					t.Errorf("%s: the script built something else than apply:\n%s", ns.Owner, textdiff.Unified(want, got, "apply", "script"))
 				}
 			}
 		})
@@ -96,33 +97,6 @@ func snapshot(t *testing.T, ns, labName, role string) string {
 			sort.Strings(keep)
 		}
 		b.WriteString("$ " + strings.Join(c, " ") + "\n" + strings.Join(keep, "\n") + "\n")
-	}
-	return b.String()
-}
-
-// lineDiff lists the lines only one side has.
-func lineDiff(want, got string) string {
-	count := func(s string) map[string]int {
-		m := map[string]int{}
-		for _, l := range strings.Split(s, "\n") {
-			m[l]++
-		}
-		return m
-	}
-	w, g := count(want), count(got)
-	var b strings.Builder
-	for l, n := range w {
-		if g[l] < n {
-			b.WriteString("  only from apply:  " + l + "\n")
-		}
-	}
-	for l, n := range g {
-		if w[l] < n {
-			b.WriteString("  only from script: " + l + "\n")
-		}
-	}
-	if b.Len() == 0 {
-		return "  (same lines, different order)\n" + got
 	}
 	return b.String()
 }
