@@ -39,6 +39,10 @@ type svcPort struct {
 	stickySecs int
 	hash       string // ChainHash(name, proto)
 	eps        []*endpoint
+
+	// srcCoversNode: a source range contains the node IP (syncProxyRules'
+	// allowFromNode; the IPVS proxier's KUBE-LOAD-BALANCER-SOURCE-IP).
+	srcCoversNode bool
 }
 
 func (p *svcPort) externallyAccessible() bool {
@@ -157,81 +161,154 @@ func buildModel(v Version, n Node) (*model, error) {
 // epKey is how EndpointSlice ports are matched to Service ports.
 type epKey struct{ name, proto string }
 
+// epSets are a Service's endpoints grouped by (port name, protocol) as the
+// EndpointSlice cache holds them, each set keyed by "ip:port".
+type epSets map[epKey]map[string]*endpoint
+
+// servicePorts is what the proxier's service and EndpointSlice caches make
+// of one Service: its ports (newBaseServiceInfo per ServicePort), each with
+// its endpoints; none for the Services kube-proxy skips.
 func (m *model) servicePorts(v Version, s *Service) ([]*svcPort, error) {
+	id := serviceID(s)
+	cip, skip, err := checkService(id, s)
+	if skip || err != nil {
+		return nil, err
+	}
+	base, err := m.serviceInfo(v, id, s, cip)
+	if err != nil {
+		return nil, err
+	}
+	// Owned here so that it can stay on the stack.
+	sets := epSets{}
+	if err := m.endpointSets(id, s, sets); err != nil {
+		return nil, err
+	}
+	var out []*svcPort
+	for _, sp := range s.Ports {
+		p, err := newSvcPort(v, id, sp, base, sets)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// serviceID is the Service's "ns/name" (namespace "default" when empty).
+func serviceID(s *Service) string {
 	ns := s.Namespace
 	if ns == "" {
 		ns = "default"
 	}
-	id := ns + "/" + s.Name
-	typ := s.Type
-	if typ == "" {
-		typ = "ClusterIP"
+	return ns + "/" + s.Name
+}
+
+// serviceType is the Service's type, ClusterIP when empty.
+func serviceType(s *Service) string {
+	if s.Type == "" {
+		return "ClusterIP"
 	}
-	switch typ {
+	return s.Type
+}
+
+// checkService validates the fields of a Service that all its ports share
+// and returns its IPv4 clusterIP; skip is set for the Services kube-proxy
+// ignores (ExternalName, headless or unallocated: ShouldSkipService).
+func checkService(id string, s *Service) (cip net.IP, skip bool, err error) {
+	switch typ := serviceType(s); typ {
 	case "ClusterIP", "NodePort", "LoadBalancer":
 	case "ExternalName":
-		return nil, nil // kube-proxy skips it
+		return nil, true, nil
 	default:
-		return nil, fmt.Errorf("service %s: unknown type %q", id, typ)
+		return nil, false, fmt.Errorf("service %s: unknown type %q", id, typ)
 	}
 	if s.ClusterIP == "" || s.ClusterIP == "None" {
-		return nil, nil // headless or unallocated: ShouldSkipService
+		return nil, true, nil
 	}
-	cip := net.ParseIP(s.ClusterIP)
+	cip = net.ParseIP(s.ClusterIP)
 	if cip == nil || cip.To4() == nil {
-		return nil, fmt.Errorf("service %s: clusterIP %q is not an IPv4 address (only IPv4 is modelled)", id, s.ClusterIP)
+		return nil, false, fmt.Errorf("service %s: clusterIP %q is not an IPv4 address (only IPv4 is modelled)", id, s.ClusterIP)
 	}
-	etp, itp := s.ExternalTrafficPolicy, s.InternalTrafficPolicy
-	for _, p := range []struct{ field, val string }{{"externalTrafficPolicy", etp}, {"internalTrafficPolicy", itp}} {
+	for _, p := range []struct{ field, val string }{{"externalTrafficPolicy", s.ExternalTrafficPolicy}, {"internalTrafficPolicy", s.InternalTrafficPolicy}} {
 		if p.val != "" && p.val != "Cluster" && p.val != "Local" {
-			return nil, fmt.Errorf("service %s: %s %q is not Cluster or Local", id, p.field, p.val)
+			return nil, false, fmt.Errorf("service %s: %s %q is not Cluster or Local", id, p.field, p.val)
 		}
 	}
 	switch s.SessionAffinity {
 	case "", "None", "ClientIP":
 	default:
-		return nil, fmt.Errorf("service %s: sessionAffinity %q is not None or ClientIP", id, s.SessionAffinity)
+		return nil, false, fmt.Errorf("service %s: sessionAffinity %q is not None or ClientIP", id, s.SessionAffinity)
 	}
+	return cip.To4(), false, nil
+}
+
+// serviceInfo is newBaseServiceInfo: the settings every port of the
+// Service shares, as a svcPort without name, protocol, ports and
+// endpoints.
+func (m *model) serviceInfo(v Version, id string, s *Service, cip net.IP) (svcPort, error) {
+	typ := serviceType(s)
 	external := typ == "NodePort" || typ == "LoadBalancer"
-	eLocal := external && etp == "Local" && v.hasESIPP()
-	iLocal := itp == "Local" && v.hasServiceInternalTrafficPolicy() && v.gateOn(m.gates, "ServiceInternalTrafficPolicy")
-	hc := 0
-	if typ == "LoadBalancer" && eLocal {
-		hc = s.HealthCheckNodePort // NeedsHealthCheck
+	p := svcPort{
+		clusterIP: cip,
+		eLocal:    external && s.ExternalTrafficPolicy == "Local" && v.hasESIPP(),
+		iLocal: s.InternalTrafficPolicy == "Local" && v.hasServiceInternalTrafficPolicy() &&
+			v.gateOn(m.gates, "ServiceInternalTrafficPolicy"),
+		stickySecs: stickySeconds(v, s),
 	}
-	sticky := 0
-	if s.SessionAffinity == "ClientIP" {
-		sticky = defaultAffinitySeconds
-		if s.SessionAffinityTimeoutSeconds != 0 {
-			sticky = s.SessionAffinityTimeoutSeconds
+	p.affinity = p.stickySecs != 0
+	if typ == "LoadBalancer" && p.eLocal {
+		p.hcNodePort = s.HealthCheckNodePort // NeedsHealthCheck
+	}
+	var err error
+	if p.externalIP, err = ipv4s(id, "externalIPs", s.ExternalIPs); err != nil {
+		return p, err
+	}
+	if p.lbIP, err = ipv4s(id, "loadBalancerIPs", s.LoadBalancerIPs); err != nil {
+		return p, err
+	}
+	p.srcRanges, p.srcCoversNode, err = m.sourceRanges(v, id, s.LoadBalancerSourceRanges)
+	return p, err
+}
+
+// stickySeconds is the ClientIP affinity timeout (0: no affinity): the
+// Service's, or the API default; the hard-coded 180 s before 1.7.
+func stickySeconds(v Version, s *Service) int {
+	if s.SessionAffinity != "ClientIP" {
+		return 0
+	}
+	if !v.affinityTimeoutConfigurable() {
+		return legacyAffinitySeconds
+	}
+	if s.SessionAffinityTimeoutSeconds != 0 {
+		return s.SessionAffinityTimeoutSeconds
+	}
+	return defaultAffinitySeconds
+}
+
+// ipv4s parses the addresses of a Service field, keeping the IPv4 ones
+// (the IPv4 proxier ignores the other family).
+func ipv4s(id, field string, in []string) ([]net.IP, error) {
+	var out []net.IP
+	for _, a := range in {
+		ip := net.ParseIP(a)
+		if ip == nil {
+			return nil, fmt.Errorf("service %s: %s: bad IP %q", id, field, a)
 		}
-		if !v.affinityTimeoutConfigurable() {
-			sticky = legacyAffinitySeconds
+		if ip.To4() != nil {
+			out = append(out, ip.To4())
 		}
 	}
-	var extIPs, lbIPs []net.IP
-	for _, list := range []struct {
-		field string
-		in    []string
-		out   *[]net.IP
-	}{{"externalIPs", s.ExternalIPs, &extIPs}, {"loadBalancerIPs", s.LoadBalancerIPs, &lbIPs}} {
-		for _, a := range list.in {
-			ip := net.ParseIP(a)
-			if ip == nil {
-				return nil, fmt.Errorf("service %s: %s: bad IP %q", id, list.field, a)
-			}
-			if ip.To4() == nil {
-				continue // the IPv4 proxier ignores the other family
-			}
-			*list.out = append(*list.out, ip.To4())
-		}
-	}
-	var ranges []string
-	for _, r := range s.LoadBalancerSourceRanges {
+	return out, nil
+}
+
+// sourceRanges parses loadBalancerSourceRanges: the IPv4 ones, trimmed
+// (canonical from 1.31), and whether one contains the node IP.
+func (m *model) sourceRanges(v Version, id string, in []string) (ranges []string, coversNode bool, err error) {
+	for _, r := range in {
 		r = strings.TrimSpace(r)
 		_, cidr, err := net.ParseCIDR(r)
 		if err != nil {
-			return nil, fmt.Errorf("service %s: loadBalancerSourceRanges: %v", id, err)
+			return nil, false, fmt.Errorf("service %s: loadBalancerSourceRanges: %v", id, err)
 		}
 		if cidr.IP.To4() == nil {
 			continue
@@ -240,106 +317,114 @@ func (m *model) servicePorts(v Version, s *Service) ([]*svcPort, error) {
 			r = cidr.String()
 		}
 		ranges = append(ranges, r)
+		coversNode = coversNode || cidr.Contains(m.nodeIP)
 	}
+	return ranges, coversNode, nil
+}
 
-	// Endpoints grouped by (port name, protocol) as the EndpointSlice cache
-	// does, deduplicated by "ip:port" (a local copy wins).
-	byKey := map[epKey]map[string]*endpoint{}
+// endpointSets groups the Service's endpoints into sets by (port name,
+// protocol) as the EndpointSlice cache does, deduplicated by "ip:port" (a
+// local copy wins).
+func (m *model) endpointSets(id string, s *Service, sets epSets) error {
 	for i := range s.Endpoints {
 		e := &s.Endpoints[i]
 		ip := net.ParseIP(e.IP)
 		if ip == nil {
-			return nil, fmt.Errorf("service %s: endpoint %d: bad IP %q", id, i, e.IP)
+			return fmt.Errorf("service %s: endpoint %d: bad IP %q", id, i, e.IP)
 		}
 		if ip.To4() == nil {
 			continue
 		}
-		ip = ip.To4()
+		ports, err := endpointPorts(id, s, e)
+		if err != nil {
+			return err
+		}
 		ready := boolOr(e.Ready, true)
 		ep := endpoint{
-			ip:          ip,
+			ip:          ip.To4(),
 			local:       e.NodeName != "" && e.NodeName == m.nodeName,
 			ready:       ready,
 			serving:     boolOr(e.Serving, ready),
 			terminating: boolOr(e.Terminating, false),
 		}
-		ports := e.Ports
-		if len(ports) == 0 {
-			for _, sp := range s.Ports {
-				tp, named, err := targetPort(sp)
-				if err != nil {
-					return nil, fmt.Errorf("service %s port %q: %v", id, sp.Name, err)
-				}
-				if named {
-					return nil, fmt.Errorf("service %s port %q has a named targetPort; give the endpoint ports explicitly", id, sp.Name)
-				}
-				ports = append(ports, EndpointPort{Name: sp.Name, Port: tp, Protocol: sp.Protocol})
-			}
+		sets.add(ep, ports)
+	}
+	return nil
+}
+
+// add puts a copy of ep into the set of each valid port it serves.
+func (sets epSets) add(ep endpoint, ports []EndpointPort) {
+	for _, pp := range ports {
+		if pp.Port <= 0 {
+			continue // kube-proxy ignores invalid endpoint ports
 		}
-		for _, pp := range ports {
-			if pp.Port <= 0 {
-				continue // kube-proxy ignores invalid endpoint ports
-			}
-			k := epKey{pp.Name, protoOr(pp.Protocol)}
-			set := byKey[k]
-			if set == nil {
-				set = map[string]*endpoint{}
-				byKey[k] = set
-			}
-			c := ep
-			c.hostPort = net.JoinHostPort(ip.String(), strconv.Itoa(pp.Port))
-			if _, ok := set[c.hostPort]; !ok || c.local {
-				set[c.hostPort] = &c
-			}
+		k := epKey{pp.Name, protoOr(pp.Protocol)}
+		set := sets[k]
+		if set == nil {
+			set = map[string]*endpoint{}
+			sets[k] = set
+		}
+		c := ep
+		c.hostPort = net.JoinHostPort(ep.ip.String(), strconv.Itoa(pp.Port))
+		if _, ok := set[c.hostPort]; !ok || c.local {
+			set[c.hostPort] = &c
 		}
 	}
+}
 
-	var out []*svcPort
+// endpointPorts are the ports an endpoint serves: its own, or else the
+// Service ports' numeric targetPorts.
+func endpointPorts(id string, s *Service, e *Endpoint) ([]EndpointPort, error) {
+	if len(e.Ports) != 0 {
+		return e.Ports, nil
+	}
+	var ports []EndpointPort
 	for _, sp := range s.Ports {
-		proto := protoOr(sp.Protocol)
-		switch proto {
-		case "TCP", "UDP", "SCTP":
-		default:
-			return nil, fmt.Errorf("service %s port %q: unknown protocol %q", id, sp.Name, sp.Protocol)
-		}
-		if _, _, err := targetPort(sp); err != nil {
+		tp, named, err := targetPort(sp)
+		if err != nil {
 			return nil, fmt.Errorf("service %s port %q: %v", id, sp.Name, err)
 		}
-		name := id
-		if sp.Name != "" {
-			name += ":" + sp.Name
+		if named {
+			return nil, fmt.Errorf("service %s port %q has a named targetPort; give the endpoint ports explicitly", id, sp.Name)
 		}
-		p := &svcPort{
-			name:       name,
-			proto:      strings.ToLower(proto),
-			clusterIP:  cip.To4(),
-			port:       sp.Port,
-			nodePort:   sp.NodePort,
-			externalIP: extIPs,
-			lbIP:       lbIPs,
-			srcRanges:  ranges,
-			eLocal:     eLocal,
-			iLocal:     iLocal,
-			hcNodePort: hc,
-			affinity:   sticky != 0,
-			stickySecs: sticky,
-		}
-		p.hash = ChainHash(p.name, p.proto)
-		for _, e := range byKey[epKey{sp.Name, proto}] {
-			if !v.hasTerminatingEndpoints() && !e.ready {
-				// Before 1.22 the Endpoints/EndpointSlice caches only
-				// carried ready addresses.
-				continue
-			}
-			e2 := *e
-			e2.chain = EndpointChainName(p.name, p.proto, e2.hostPort)
-			p.eps = append(p.eps, &e2)
-		}
-		// The EndpointSlice cache sorts by endpoint string (byEndpoint).
-		sort.Slice(p.eps, func(i, j int) bool { return p.eps[i].hostPort < p.eps[j].hostPort })
-		out = append(out, p)
+		ports = append(ports, EndpointPort{Name: sp.Name, Port: tp, Protocol: sp.Protocol})
 	}
-	return out, nil
+	return ports, nil
+}
+
+// newSvcPort is one ServicePort on top of the Service's shared settings,
+// with its endpoints in the EndpointSlice cache's order (byEndpoint: by
+// "ip:port").
+func newSvcPort(v Version, id string, sp Port, base svcPort, sets epSets) (*svcPort, error) {
+	proto := protoOr(sp.Protocol)
+	switch proto {
+	case "TCP", "UDP", "SCTP":
+	default:
+		return nil, fmt.Errorf("service %s port %q: unknown protocol %q", id, sp.Name, sp.Protocol)
+	}
+	if _, _, err := targetPort(sp); err != nil {
+		return nil, fmt.Errorf("service %s port %q: %v", id, sp.Name, err)
+	}
+	p := base
+	p.name = id
+	if sp.Name != "" {
+		p.name += ":" + sp.Name
+	}
+	p.proto = strings.ToLower(proto)
+	p.port, p.nodePort = sp.Port, sp.NodePort
+	p.hash = ChainHash(p.name, p.proto)
+	for _, e := range sets[epKey{sp.Name, proto}] {
+		if !v.hasTerminatingEndpoints() && !e.ready {
+			// Before 1.22 the Endpoints/EndpointSlice caches only
+			// carried ready addresses.
+			continue
+		}
+		e2 := *e
+		e2.chain = EndpointChainName(p.name, p.proto, e2.hostPort)
+		p.eps = append(p.eps, &e2)
+	}
+	sort.Slice(p.eps, func(i, j int) bool { return p.eps[i].hostPort < p.eps[j].hostPort })
+	return &p, nil
 }
 
 func boolOr(p *bool, d bool) bool {
@@ -416,19 +501,10 @@ type categorized struct {
 // serving+terminating. gate is ProxyTerminatingEndpoints (GA from 1.28).
 func categorize1_24(p *svcPort, gate bool) categorized {
 	var c categorized
-	useTerminating := false
 	if p.usesClusterEndpoints() {
-		for _, e := range p.eps {
-			if e.ready {
-				c.cluster = append(c.cluster, e)
-			}
-		}
+		c.cluster = selectEndpoints(p.eps, isReady)
 		if len(c.cluster) == 0 && gate {
-			for _, e := range p.eps {
-				if e.serving && e.terminating {
-					c.cluster = append(c.cluster, e)
-				}
-			}
+			c.cluster = selectEndpoints(p.eps, isServingTerminating)
 		}
 		c.hasAny = len(c.cluster) > 0
 	}
@@ -436,54 +512,92 @@ func categorize1_24(p *svcPort, gate bool) categorized {
 		c.reachable = c.cluster
 		return c
 	}
-	var localReady, localTerm bool
-	for _, e := range p.eps {
-		if e.ready {
-			c.hasAny = true
-			localReady = localReady || e.local
-		} else if gate && e.serving && e.terminating {
-			c.hasAny = true
-			localTerm = localTerm || e.local
-		}
-	}
+	local, usable, useTerminating := localEndpoints1_24(p.eps, gate)
+	c.local = local
+	c.hasAny = c.hasAny || usable
 	switch {
-	case localReady:
-		for _, e := range p.eps {
-			if e.local && e.ready {
-				c.local = append(c.local, e)
-			}
-		}
-	case localTerm:
-		useTerminating = true
-		for _, e := range p.eps {
-			if e.local && e.serving && e.terminating {
-				c.local = append(c.local, e)
-			}
-		}
-	}
-	if !p.usesClusterEndpoints() {
+	case !p.usesClusterEndpoints():
 		c.reachable = c.local
-		return c
-	}
-	if !useTerminating {
+	case !useTerminating:
 		// No topology hints are modelled, so the cluster endpoints
 		// already contain every local ready endpoint.
 		c.reachable = c.cluster
-		return c
-	}
-	// The union, in the endpoints' sorted order (kube-proxy builds it from
-	// a map; the order only affects chain declaration order).
-	in := map[*endpoint]bool{}
-	for _, e := range c.cluster {
-		in[e] = true
-	}
-	for _, e := range c.local {
-		in[e] = true
-	}
-	for _, e := range p.eps {
-		if in[e] {
-			c.reachable = append(c.reachable, e)
-		}
+	default:
+		c.reachable = union(p.eps, c.cluster, c.local)
 	}
 	return c
 }
+
+// localEndpoints1_24 is the local half of CategorizeEndpoints: the local
+// ready endpoints, else (gate) the local serving+terminating ones
+// (useTerminating); usable says whether any endpoint at all is ready or,
+// with the gate, serving+terminating.
+func localEndpoints1_24(eps []*endpoint, gate bool) (local []*endpoint, usable, useTerminating bool) {
+	usable, localReady, localTerm := scanUsable(eps, gate)
+	switch {
+	case localReady:
+		local = selectEndpoints(eps, isLocalReady)
+	case localTerm:
+		useTerminating = true
+		local = selectEndpoints(eps, isLocalServingTerminating)
+	}
+	return local, usable, useTerminating
+}
+
+// scanUsable walks the endpoints as CategorizeEndpoints (and the 1.22
+// eTP=Local loop) do: usable if one is ready or, when terminating ones
+// count, serving+terminating; localReady / localTerm if such a one is
+// local.
+func scanUsable(eps []*endpoint, terminating bool) (usable, localReady, localTerm bool) {
+	for _, e := range eps {
+		if e.ready {
+			usable = true
+			localReady = localReady || e.local
+		} else if terminating && isServingTerminating(e) {
+			usable = true
+			localTerm = localTerm || e.local
+		}
+	}
+	return usable, localReady, localTerm
+}
+
+// union is the endpoints of a or b in the order of all (kube-proxy builds
+// it from a map; the order only affects chain declaration order).
+func union(all, a, b []*endpoint) []*endpoint {
+	in := make(map[*endpoint]bool, len(a)+len(b))
+	for _, e := range a {
+		in[e] = true
+	}
+	for _, e := range b {
+		in[e] = true
+	}
+	return selectEndpoints(all, func(e *endpoint) bool { return in[e] })
+}
+
+// filteredEndpoints is FilterEndpoints before 1.24: with
+// internalTrafficPolicy=Local (unless eTP=Local, which wins there) only
+// this node's endpoints.
+func (p *svcPort) filteredEndpoints() []*endpoint {
+	if !p.iLocal || p.eLocal {
+		return p.eps
+	}
+	return selectEndpoints(p.eps, isLocal)
+}
+
+// selectEndpoints returns the endpoints keep accepts, in order (nil for
+// none).
+func selectEndpoints(eps []*endpoint, keep func(*endpoint) bool) []*endpoint {
+	var out []*endpoint
+	for _, e := range eps {
+		if keep(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func isReady(e *endpoint) bool                   { return e.ready }
+func isLocal(e *endpoint) bool                   { return e.local }
+func isLocalReady(e *endpoint) bool              { return e.local && e.ready }
+func isServingTerminating(e *endpoint) bool      { return e.serving && e.terminating }
+func isLocalServingTerminating(e *endpoint) bool { return e.local && isServingTerminating(e) }

@@ -153,26 +153,39 @@ type renderer struct {
 
 	localhostNodePorts bool // --iptables-localhost-nodeports and nodePortAddresses allow it
 	detector           bool // a local-traffic detector (cluster CIDR) exists
+	nodePortsOK        bool // NodePort rules are written (nodePortTargets' ok)
+	gateTerm           bool // ProxyTerminatingEndpoints, as the layout reads it
 
-	f, n *restoreTable
+	f, n   *restoreTable
+	filter filterChains
+	nat    natChains
+}
+
+// filterChains are the filter-table chains every service port of a sync
+// may write into (upstream: the proxier's filterChains/filterRules
+// buffers). A nil chain is one the version does not have.
+type filterChains struct {
+	services         *chainBuf // KUBE-SERVICES
+	externalServices *chainBuf // KUBE-EXTERNAL-SERVICES (1.10+)
+	forward          *chainBuf // KUBE-FORWARD (1.9+)
+	nodePorts        *chainBuf // KUBE-NODEPORTS: health check node ports (1.21+)
+	proxyFirewall    *chainBuf // KUBE-PROXY-FIREWALL (1.25+)
+}
+
+// natChains are the nat-table dispatch chains of a sync.
+type natChains struct {
+	services  *chainBuf // KUBE-SERVICES
+	nodePorts *chainBuf // KUBE-NODEPORTS
 }
 
 func newRenderer(v Version, m *model, st *iptState) *renderer {
 	r := &renderer{v: v, m: m, st: st, probFmt: v.probabilityFormat()}
-	val := 1 << uint(m.markBit)
-	switch {
-	case !v.hasMarkMasqChain():
-		r.mark = legacyMark
-		r.markMask = legacyMark
+	if v.hasMarkMasqChain() {
+		r.mark, r.markMask = masqMark(v, m.markBit)
+		r.masqJump = "-j " + chainMarkMasq
+	} else {
+		r.mark, r.markMask = legacyMark, legacyMark
 		r.masqJump = "-j MARK --set-xmark " + legacyMark + "/0xffffffff"
-	case !v.hasXorMark():
-		r.mark = fmt.Sprintf("%#08x/%#08x", val, val)
-		r.markMask = r.mark
-		r.masqJump = "-j " + chainMarkMasq
-	default:
-		r.mark = fmt.Sprintf("%#08x", val)
-		r.markMask = r.mark + "/" + r.mark
-		r.masqJump = "-j " + chainMarkMasq
 	}
 	r.large = v.dropsCommentsInLargeClusters() && m.totalEps > largeClusterEndpoints
 	r.detector = m.clusterCIDR != "" && v.masqueradesByClusterCIDR()
@@ -227,6 +240,23 @@ func (r *renderer) probability(n int) string {
 }
 
 func proto(p *svcPort) string { return "-m " + p.proto + " -p " + p.proto }
+
+func dport(n int) string { return " --dport " + strconv.Itoa(n) }
+
+// dest is the match of one service address: "-m tcp -p tcp -d IP --dport PORT".
+func (r *renderer) dest(p *svcPort, ip net.IP) string {
+	return proto(p) + " -d " + r.ip(ip) + dport(p.port)
+}
+
+// verdict is a filter-table answer to traffic for a service without
+// (local) endpoints: its comment and target (syncProxyRules'
+// internalTrafficFilterTarget/-Comment and externalTrafficFilter... from
+// 1.25; always "has no endpoints" REJECT before).
+type verdict struct{ comment, target string }
+
+func (v verdict) rule(match string) string { return v.comment + " " + match + " -j " + v.target }
+
+func noEndpoints(p *svcPort) verdict { return verdict{cmt(p.name + " has no endpoints"), "REJECT"} }
 
 // ---- EnsureChain/EnsureRule hooks ---------------------------------------
 
@@ -313,23 +343,67 @@ func (r *renderer) commit() {
 	r.st.restore(r.n)
 }
 
+// declareSyncChains declares the chains every sync of 1.5+ restores, in
+// order: filter KUBE-SERVICES, KUBE-EXTERNAL-SERVICES (1.10+),
+// KUBE-FORWARD (1.9+), KUBE-NODEPORTS (1.21+), KUBE-PROXY-FIREWALL (1.25+),
+// nat KUBE-SERVICES and KUBE-NODEPORTS, then KUBE-POSTROUTING and
+// KUBE-MARK-MASQ with their rules.
+func (r *renderer) declareSyncChains() {
+	v := r.v
+	r.filter.services = r.f.declare(chainServices)
+	if v.hasExternalServicesChain() {
+		r.filter.externalServices = r.f.declare(chainExternalServices)
+	}
+	if v.hasKubeForward() {
+		r.filter.forward = r.f.declare(chainForward)
+	}
+	if v.hasHealthCheckNodePortRule() {
+		r.filter.nodePorts = r.f.declare(chainNodePorts)
+	}
+	if v.hasProxyFirewall() {
+		r.filter.proxyFirewall = r.f.declare(chainProxyFirewall)
+	}
+	r.nat.services = r.n.declare(chainServices)
+	r.nat.nodePorts = r.n.declare(chainNodePorts)
+	r.postrouting()
+}
+
 // postrouting writes KUBE-POSTROUTING and KUBE-MARK-MASQ (1.2+).
 func (r *renderer) postrouting() {
-	post := r.n.declare(chainPostrouting)
-	masq := r.n.declare(chainMarkMasq)
+	masqRules(r.v, r.n.declare(chainPostrouting), r.n.declare(chainMarkMasq), r.mark, r.markMask)
+}
+
+// masqMark is the masquerade mark of 1.2+ as written after
+// "--set-xmark"/"--or-mark"/"--xor-mark" (mark) and after "-m mark --mark"
+// (markMask): "0x00004000/0x00004000" for both before 1.19, then
+// "0x00004000" and "0x00004000/0x00004000".
+func masqMark(v Version, bit int) (mark, markMask string) {
+	val := 1 << uint(bit)
+	if !v.hasXorMark() {
+		mark = fmt.Sprintf("%#08x/%#08x", val, val)
+		return mark, mark
+	}
+	mark = fmt.Sprintf("%#08x", val)
+	return mark, mark + "/" + mark
+}
+
+// masqRules writes the rules of KUBE-POSTROUTING and KUBE-MARK-MASQ, the
+// same in the iptables and IPVS proxiers (1.2+): from 1.19 the mark is
+// cleared with --xor-mark before the MASQUERADE, --random-fully from 1.16.
+func masqRules(v Version, post, masq *chainBuf, mark, markMask string) {
 	random := ""
-	if r.v.hasRandomFully() {
+	if v.hasRandomFully() {
 		random = " --random-fully"
 	}
-	if r.v.hasXorMark() {
-		post.add("-m mark ! --mark " + r.markMask + " -j RETURN")
-		post.add("-j MARK --xor-mark " + r.mark)
+	if v.hasXorMark() {
+		post.add("-m mark ! --mark " + markMask + " -j RETURN")
+		post.add("-j MARK --xor-mark " + mark)
 		post.add(cmt("kubernetes service traffic requiring SNAT") + " -j MASQUERADE" + random)
-		masq.add("-j MARK --or-mark " + r.mark)
+		masq.add("-j MARK --or-mark " + mark)
 		return
 	}
-	post.add(cmt("kubernetes service traffic requiring SNAT") + " -m mark --mark " + r.markMask + " -j MASQUERADE" + random)
-	masq.add("-j MARK --set-xmark " + r.mark)
+	post.add(cmt("kubernetes service traffic requiring SNAT") + " -m mark --mark " + markMask + " -j MASQUERADE" + random)
+	masq.add("-j MARK --set-xmark " + mark)
 }
 
 // ---- node addresses for NodePorts ----------------------------------------
@@ -411,10 +485,122 @@ func (r *renderer) nodePortDispatch(nsvc *chainBuf) {
 	}
 }
 
+// ---- rules every layout writes per service port ---------------------------
+
+// writeSEP writes an endpoint's KUBE-SEP chain: the hairpin masquerade,
+// then the DNAT (recording the client for ClientIP affinity). Every layout
+// writes it the same way (syncProxyRules' "Generate the per-endpoint
+// chains"; in 1.1 with the inline MARK of r.masqJump).
+func (r *renderer) writeSEP(p *svcPort, e *endpoint) {
+	sep := r.n.declare(e.chain)
+	cm := r.epComment(p.name)
+	sep.add(cm + "-s " + r.ip(e.ip) + " " + r.masqJump)
+	recent := ""
+	if p.affinity {
+		recent = "-m recent --name " + e.chain + " --set "
+	}
+	sep.add(cm + recent + proto(p) + " -j DNAT --to-destination " + e.hostPort)
+}
+
+// serviceToEndpoints is writeServiceToEndpointRules (1.24+; syncProxyRules
+// wrote the same rules inline before): ClientIP affinity's "recent
+// --rcheck" jumps, then one jump per endpoint, each but the last taken with
+// probability 1/(endpoints left). comment gives each rule's leading
+// "-m comment --comment X " ("" in large-cluster mode).
+func (r *renderer) serviceToEndpoints(p *svcPort, chain *chainBuf, eps []*endpoint, comment func(*endpoint) string) {
+	if p.affinity {
+		for _, e := range eps {
+			chain.add(comment(e) + "-m recent --name " + e.chain + " --rcheck --seconds " +
+				strconv.Itoa(p.stickySecs) + " --reap -j " + e.chain)
+		}
+	}
+	for i, e := range eps {
+		stat := ""
+		if i < len(eps)-1 {
+			stat = "-m statistic --mode random --probability " + r.probability(len(eps)-i) + " "
+		}
+		chain.add(comment(e) + stat + "-j " + e.chain)
+	}
+}
+
+// portComment is the comment of a service chain's rules before 1.24: the
+// service port's name.
+func (r *renderer) portComment(p *svcPort) func(*endpoint) string {
+	c := r.epComment(p.name)
+	return func(*endpoint) string { return c }
+}
+
+// endpointComment is the comment of writeServiceToEndpointRules (1.24+):
+// "ns/name:port -> ip:port".
+func (r *renderer) endpointComment(p *svcPort) func(*endpoint) string {
+	return func(e *endpoint) string { return r.epComment(p.name + " -> " + e.hostPort) }
+}
+
+// internalMasquerade writes the ClusterIP masquerade rule into chain
+// (1.5+): every source with --masquerade-all, else the off-cluster ones
+// the local-traffic detector tells apart.
+func (r *renderer) internalMasquerade(chain *chainBuf, args string) {
+	if r.m.masqAll {
+		chain.add(args + " -j " + chainMarkMasq)
+	} else if r.detector {
+		chain.add(args + " ! -s " + r.m.clusterCIDR + " -j " + chainMarkMasq)
+	}
+}
+
+// externalIPCapture is "Capture externalIPs" before 1.22 (and in 1.1-1.4):
+// the masquerade (not in 1.2-1.4), then the jumps of traffic from off the
+// node and of traffic to a local address.
+func (r *renderer) externalIPCapture(args, svc string) {
+	nsvc := r.nat.services
+	if r.v.masqueradesExternalIPs() {
+		nsvc.add(args + " " + r.masqJump)
+	}
+	nsvc.add(args + " -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j " + svc)
+	nsvc.add(args + " -m addrtype --dst-type LOCAL -j " + svc)
+}
+
+// sourceRangeRules writes a KUBE-FW- chain's loadBalancerSourceRanges
+// accepts (1.5+): a jump to target per range and, when a range covers the
+// node IP, one per LB IP with that IP as source (syncProxyRules'
+// allowFromNode: a request from the node to its own LB's VIP is routed
+// back locally with the VIP as source).
+func (r *renderer) sourceRangeRules(fw *chainBuf, p *svcPort, comment, target string, lbIPs []net.IP) {
+	for _, src := range p.srcRanges {
+		fw.add(comment + " -s " + src + " -j " + target)
+	}
+	if !p.srcCoversNode {
+		return
+	}
+	for _, l := range lbIPs {
+		fw.add(comment + " -s " + r.ip(l) + " -j " + target)
+	}
+}
+
+// healthCheckNodePort is "Capture healthCheckNodePorts": the ACCEPT in
+// filter KUBE-NODEPORTS (1.21+, when that chain exists).
+func (r *renderer) healthCheckNodePort(p *svcPort) {
+	if p.hcNodePort != 0 && r.filter.nodePorts != nil {
+		r.filter.nodePorts.add(cmt(p.name+" health check node port") + " -m tcp -p tcp" + dport(p.hcNodePort) + " -j ACCEPT")
+	}
+}
+
 // ---- pre-ESIPP layouts: 1.1 (kubernetes@003b2318) and 1.2-1.4 ----------
 
+// syncLegacy is syncProxyRules of 1.1-1.4: one KUBE-SVC- chain per service
+// port, every external address masqueraded.
 func (r *renderer) syncLegacy() {
-	v, m := r.v, r.m
+	r.legacyChains()
+	for _, p := range r.m.ports {
+		r.legacyServicePort(p)
+	}
+	r.nat.services.add(cmt(lastRuleComment) + " -m addrtype --dst-type LOCAL -j " + chainNodePorts)
+	r.commit()
+}
+
+// legacyChains is the start of syncProxyRules of 1.1-1.4: the hand-written
+// EnsureChain/EnsureRule hooks, then the dispatch chains.
+func (r *renderer) legacyChains() {
+	v := r.v
 	r.st.ensureChain("filter", chainServices)
 	r.st.ensureChain("nat", chainServices)
 	for _, j := range r.jumps() {
@@ -426,345 +612,60 @@ func (r *renderer) syncLegacy() {
 		r.st.ensureRule(false, "nat", "POSTROUTING", "-m", "comment", "--comment",
 			"kubernetes service traffic requiring SNAT", "-m", "mark", "--mark", legacyMark, "-j", "MASQUERADE")
 	}
-	fsvc := r.f.declare(chainServices)
-	nsvc := r.n.declare(chainServices)
-	nnp := r.n.declare(chainNodePorts)
+	r.filter.services = r.f.declare(chainServices)
+	r.nat.services = r.n.declare(chainServices)
+	r.nat.nodePorts = r.n.declare(chainNodePorts)
 	if v.hasMarkMasqChain() {
 		r.postrouting()
 	}
-	for _, p := range m.ports {
-		svc := prefixSVC + p.hash
-		svcBuf := r.n.declare(svc)
-		args := cmt(p.name+" cluster IP") + " " + proto(p) + " -d " + r.ip(p.clusterIP) + " --dport " + strconv.Itoa(p.port)
-		if m.masqAll {
-			nsvc.add(args + " " + r.masqJump)
-		}
-		if r.detector { // not "else": the 1.2 proxier writes both
-			nsvc.add(args + " ! -s " + m.clusterCIDR + " " + r.masqJump)
-		}
-		nsvc.add(args + " -j " + svc)
-		for _, e := range p.externalIP {
-			a := cmt(p.name+" external IP") + " " + proto(p) + " -d " + r.ip(e) + " --dport " + strconv.Itoa(p.port)
-			if v.masqueradesExternalIPs() {
-				nsvc.add(a + " " + r.masqJump)
-			}
-			nsvc.add(a + " -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j " + svc)
-			nsvc.add(a + " -m addrtype --dst-type LOCAL -j " + svc)
-		}
-		for _, l := range p.lbIP {
-			a := cmt(p.name+" loadbalancer IP") + " " + proto(p) + " -d " + r.ip(l) + " --dport " + strconv.Itoa(p.port)
-			nsvc.add(a + " " + r.masqJump)
-			nsvc.add(a + " -j " + svc)
-		}
-		if p.nodePort != 0 {
-			a := cmt(p.name) + " " + proto(p) + " --dport " + strconv.Itoa(p.nodePort)
-			nnp.add(a + " " + r.masqJump)
-			nnp.add(a + " -j " + svc)
-		}
-		if len(p.eps) == 0 {
-			fsvc.add(cmt(p.name+" has no endpoints") + " " + proto(p) + " -d " + r.ip(p.clusterIP) +
-				" --dport " + strconv.Itoa(p.port) + " -j REJECT")
-			continue
-		}
-		for _, e := range p.eps {
-			r.n.declare(e.chain)
-		}
-		if p.affinity {
-			for _, e := range p.eps {
-				svcBuf.add(cmt(p.name) + " -m recent --name " + e.chain + " --rcheck --seconds " +
-					strconv.Itoa(p.stickySecs) + " --reap -j " + e.chain)
-			}
-		}
-		for i, e := range p.eps {
-			stat := ""
-			if i < len(p.eps)-1 {
-				stat = " -m statistic --mode random --probability " + r.probability(len(p.eps)-i)
-			}
-			svcBuf.add(cmt(p.name) + stat + " -j " + e.chain)
-			sep := r.n.chain(e.chain)
-			sep.add(cmt(p.name) + " -s " + e.ip.String() + "/32 " + r.masqJump)
-			recent := ""
-			if p.affinity {
-				recent = " -m recent --name " + e.chain + " --set"
-			}
-			sep.add(cmt(p.name) + recent + " " + proto(p) + " -j DNAT --to-destination " + e.hostPort)
-		}
-	}
-	nsvc.add(cmt(lastRuleComment) + " -m addrtype --dst-type LOCAL -j " + chainNodePorts)
-	r.commit()
 }
 
-// ---- KUBE-XLB era: 1.5-1.23 ----------------------------------------------
-
-func (r *renderer) syncXLB() {
-	v, m := r.v, r.m
-	if !v.hasExternalServicesChain() {
-		r.st.ensureChain("filter", chainServices)
-		r.st.ensureChain("nat", chainServices)
+// legacyServicePort is one service port of 1.1-1.4: the captures of its
+// addresses, then KUBE-SVC- and its KUBE-SEP- chains, or the REJECT when it
+// has no endpoints.
+func (r *renderer) legacyServicePort(p *svcPort) {
+	svc := prefixSVC + p.hash
+	svcBuf := r.n.declare(svc)
+	r.legacyCapture(p, svc)
+	if len(p.eps) == 0 {
+		r.filter.services.add(noEndpoints(p).rule(r.dest(p, p.clusterIP)))
+		return
 	}
-	r.ensureJumps()
-
-	fsvc := r.f.declare(chainServices)
-	var fext, ffwd, fnp *chainBuf
-	if v.hasExternalServicesChain() {
-		fext = r.f.declare(chainExternalServices)
+	// 1.1-1.4 declare every KUBE-SEP- chain before writing the service
+	// chain (writeSEP declares in the same order).
+	r.serviceToEndpoints(p, svcBuf, p.eps, r.portComment(p))
+	for _, e := range p.eps {
+		r.writeSEP(p, e)
 	}
-	if v.hasKubeForward() {
-		ffwd = r.f.declare(chainForward)
+}
+
+// legacyCapture writes syncProxyRules' "Capture the clusterIP", "Capture
+// externalIPs", "Capture load-balancer ingress" and "Capture nodeports" of
+// 1.1-1.4: each address masqueraded (the clusterIP only from off-cluster
+// or with --masquerade-all), then sent to KUBE-SVC-.
+func (r *renderer) legacyCapture(p *svcPort, svc string) {
+	m, nsvc := r.m, r.nat.services
+	args := cmt(p.name+" cluster IP") + " " + r.dest(p, p.clusterIP)
+	if m.masqAll {
+		nsvc.add(args + " " + r.masqJump)
 	}
-	if v.hasHealthCheckNodePortRule() {
-		fnp = r.f.declare(chainNodePorts)
+	if r.detector { // not "else": the 1.2 proxier writes both
+		nsvc.add(args + " ! -s " + m.clusterCIDR + " " + r.masqJump)
 	}
-	nsvc := r.n.declare(chainServices)
-	nnp := r.n.declare(chainNodePorts)
-	r.postrouting()
-
-	// Where the no-endpoint REJECTs go.
-	rejExt, rejLB := fsvc, fsvc
-	if v.hasExternalServicesChain() {
-		rejExt = fext
+	nsvc.add(args + " -j " + svc)
+	for _, e := range p.externalIP {
+		r.externalIPCapture(cmt(p.name+" external IP")+" "+r.dest(p, e), svc)
 	}
-	if v.externalServicesFromForward() {
-		rejLB = fext
+	for _, l := range p.lbIP {
+		a := cmt(p.name+" loadbalancer IP") + " " + r.dest(p, l)
+		nsvc.add(a + " " + r.masqJump)
+		nsvc.add(a + " -j " + svc)
 	}
-	_, _, npOK := r.nodePortTargets()
-	alwaysCapture := !v.hasExternalServicesChain() // pre-1.10: rules even without endpoints
-	gateTerm := m.gates["ProxyTerminatingEndpoints"]
-	port := func(n int) string { return " --dport " + strconv.Itoa(n) }
-
-	for _, p := range m.ports {
-		svc, xlb, fw := prefixSVC+p.hash, prefixXLB+p.hash, prefixFW+p.hash
-		eps := p.eps
-		if p.iLocal && !p.eLocal {
-			// FilterEndpoints (1.21-1.23): internalTrafficPolicy=Local
-			// keeps only this node's endpoints.
-			var local []*endpoint
-			for _, e := range eps {
-				if e.local {
-					local = append(local, e)
-				}
-			}
-			eps = local
-		}
-		var hasEndpoints, localReady, localTerm bool
-		for _, e := range eps {
-			if e.ready {
-				hasEndpoints = true
-				localReady = localReady || e.local
-			} else if p.eLocal && gateTerm && e.serving && e.terminating {
-				hasEndpoints = true
-				localTerm = localTerm || e.local
-			}
-		}
-		useTerm := !localReady && localTerm
-		var ready, local []*endpoint
-		for _, e := range eps {
-			inUse := false
-			if e.ready {
-				ready = append(ready, e)
-				inUse = true
-			}
-			if p.eLocal && e.local {
-				if useTerm {
-					if e.serving && e.terminating {
-						local = append(local, e)
-						inUse = true
-					}
-				} else if e.ready {
-					local = append(local, e)
-					inUse = true
-				}
-			}
-			if !inUse {
-				continue
-			}
-			r.writeSEP(p, e)
-		}
-
-		emit := hasEndpoints || alwaysCapture
-		var svcBuf, xlbBuf *chainBuf
-		if emit {
-			svcBuf = r.n.declare(svc)
-		}
-		if p.eLocal {
-			xlbBuf = r.n.declare(xlb)
-		}
-		clusterReject := cmt(p.name+" has no endpoints") + " " + proto(p) + " -d " + r.ip(p.clusterIP) + port(p.port) + " -j REJECT"
-
-		// ClusterIP.
-		if emit {
-			a := cmt(p.name+" cluster IP") + " " + proto(p) + " -d " + r.ip(p.clusterIP) + port(p.port)
-			masqTo := nsvc
-			if v.hasMasqueradeInServiceChain() {
-				masqTo = svcBuf
-			}
-			if m.masqAll {
-				masqTo.add(a + " -j " + chainMarkMasq)
-			} else if r.detector {
-				masqTo.add(a + " ! -s " + m.clusterCIDR + " -j " + chainMarkMasq)
-			}
-			nsvc.add(a + " -j " + svc)
-		}
-		if !hasEndpoints && v.hasExternalServicesChain() {
-			fsvc.add(clusterReject)
-		}
-
-		// externalIPs.
-		for _, e := range p.externalIP {
-			a := cmt(p.name+" external IP") + " " + proto(p) + " -d " + r.ip(e) + port(p.port)
-			reject := cmt(p.name+" has no endpoints") + " " + proto(p) + " -d " + r.ip(e) + port(p.port) + " -j REJECT"
-			if v.hasMasqueradeInServiceChain() {
-				if !hasEndpoints {
-					fext.add(reject)
-					continue
-				}
-				dest := xlb
-				if !p.eLocal {
-					dest = svc
-					if r.detector {
-						svcBuf.add(a + " ! -s " + m.clusterCIDR + " -j " + chainMarkMasq)
-					} else {
-						svcBuf.add(a + " -j " + chainMarkMasq)
-					}
-				}
-				nsvc.add(a + " -j " + dest)
-				continue
-			}
-			if emit {
-				if v.masqueradesExternalIPs() {
-					nsvc.add(a + " -j " + chainMarkMasq)
-				}
-				nsvc.add(a + " -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j " + svc)
-				nsvc.add(a + " -m addrtype --dst-type LOCAL -j " + svc)
-			}
-			if !hasEndpoints && v.rejectsExternalIPsWithoutEndpoints() {
-				rejExt.add(reject)
-			}
-		}
-
-		// Load balancer ingress IPs.
-		for _, l := range p.lbIP {
-			if !emit {
-				if v.hasExternalServicesChain() {
-					rejLB.add(cmt(p.name+" has no endpoints") + " " + proto(p) + " -d " + r.ip(l) + port(p.port) + " -j REJECT")
-				}
-				continue
-			}
-			fwBuf := r.n.declare(fw)
-			nsvc.add(cmt(p.name+" loadbalancer IP") + " " + proto(p) + " -d " + r.ip(l) + port(p.port) + " -j " + fw)
-			a := cmt(p.name + " loadbalancer IP")
-			chosen := xlb
-			if !p.eLocal {
-				fwBuf.add(a + " -j " + chainMarkMasq)
-				chosen = svc
-			}
-			if len(p.srcRanges) == 0 {
-				fwBuf.add(a + " -j " + chosen)
-			} else {
-				allowFromNode := false
-				for _, src := range p.srcRanges {
-					fwBuf.add(a + " -s " + src + " -j " + chosen)
-					if _, n, err := net.ParseCIDR(src); err == nil && n.Contains(m.nodeIP) {
-						allowFromNode = true
-					}
-				}
-				if allowFromNode {
-					fwBuf.add(a + " -s " + r.ip(l) + " -j " + chosen)
-				}
-			}
-			fwBuf.add(a + " -j " + chainMarkDrop)
-		}
-
-		// NodePort.
-		if p.nodePort != 0 && npOK {
-			a := cmt(p.name) + " " + proto(p) + port(p.nodePort)
-			if emit {
-				if !p.eLocal {
-					if v.hasMasqueradeInServiceChain() {
-						svcBuf.add(a + " -j " + chainMarkMasq)
-					} else {
-						nnp.add(a + " -j " + chainMarkMasq)
-					}
-					nnp.add(a + " -j " + svc)
-				} else {
-					if v.masqueradesLocalhostNodePorts() {
-						nnp.add(a + " -s 127.0.0.0/8 -j " + chainMarkMasq)
-					}
-					nnp.add(a + " -j " + xlb)
-				}
-			}
-			if !hasEndpoints && v.rejectsNodePortsWithoutEndpoints() {
-				rejExt.add(cmt(p.name+" has no endpoints") + " -m addrtype --dst-type LOCAL " + proto(p) + port(p.nodePort) + " -j REJECT")
-			}
-		}
-
-		// healthCheckNodePort.
-		if p.hcNodePort != 0 && v.hasHealthCheckNodePortRule() {
-			fnp.add(cmt(p.name+" health check node port") + " -m tcp -p tcp" + port(p.hcNodePort) + " -j ACCEPT")
-		}
-
-		if !hasEndpoints {
-			if !v.hasExternalServicesChain() {
-				fsvc.add(clusterReject) // written last before 1.10
-			}
-			continue
-		}
-
-		// Session affinity, then load balancing over the ready endpoints.
-		if p.affinity {
-			for _, e := range ready {
-				svcBuf.add(r.epComment(p.name) + "-m recent --name " + e.chain + " --rcheck --seconds " +
-					strconv.Itoa(p.stickySecs) + " --reap -j " + e.chain)
-			}
-		}
-		for i, e := range ready {
-			stat := ""
-			if i < len(ready)-1 {
-				stat = "-m statistic --mode random --probability " + r.probability(len(ready)-i) + " "
-			}
-			svcBuf.add(r.epComment(p.name) + stat + "-j " + e.chain)
-		}
-
-		if !p.eLocal {
-			continue
-		}
-		if r.detector {
-			xlbBuf.add(cmt("Redirect pods trying to reach external loadbalancer VIP to clusterIP") + " -s " + m.clusterCIDR + " -j " + svc)
-		}
-		if v.xlbRoutesLocalTraffic() {
-			xlbBuf.add(cmt("masquerade LOCAL traffic for "+p.name+" LB IP") + " -m addrtype --src-type LOCAL -j " + chainMarkMasq)
-			xlbBuf.add(cmt("route LOCAL traffic for "+p.name+" LB IP to service chain") + " -m addrtype --src-type LOCAL -j " + svc)
-		}
-		if len(local) == 0 {
-			xlbBuf.add(cmt(p.name+" has no local endpoints") + " -j " + chainMarkDrop)
-			continue
-		}
-		if p.affinity {
-			for _, e := range local {
-				xlbBuf.add(cmt(p.name) + " -m recent --name " + e.chain + " --rcheck --seconds " +
-					strconv.Itoa(p.stickySecs) + " --reap -j " + e.chain)
-			}
-		}
-		for i, e := range local {
-			stat := ""
-			if i < len(local)-1 {
-				stat = " -m statistic --mode random --probability " + r.probability(len(local)-i)
-			}
-			xlbBuf.add(cmt("Balancing rule "+strconv.Itoa(i)+" for "+p.name) + stat + " -j " + e.chain)
-		}
+	if p.nodePort != 0 {
+		a := cmt(p.name) + " " + proto(p) + dport(p.nodePort)
+		r.nat.nodePorts.add(a + " " + r.masqJump)
+		r.nat.nodePorts.add(a + " -j " + svc)
 	}
-
-	if npOK {
-		r.nodePortDispatch(nsvc)
-	}
-	if ffwd != nil {
-		if v.dropsInvalid() {
-			ffwd.add("-m conntrack --ctstate INVALID -j DROP")
-		}
-		ffwd.add(cmt("kubernetes forwarding rules") + " -m mark --mark " + r.markMask + " -j ACCEPT")
-		ffwd.add(forwardConntrackRules(v, m.clusterCIDR)...)
-	}
-	r.commit()
 }
 
 // forwardConntrackRules are KUBE-FORWARD's RELATED,ESTABLISHED accepts,
@@ -780,317 +681,6 @@ func forwardConntrackRules(v Version, clusterCIDR string) []string {
 		return []string{"-s " + clusterCIDR + " " + src + ct, dst + " -d " + clusterCIDR + ct}
 	}
 	return nil
-}
-
-// ---- KUBE-EXT era: 1.24+ ---------------------------------------------------
-
-func (r *renderer) syncEXT() {
-	v, m := r.v, r.m
-	r.ensureJumps()
-
-	fsvc := r.f.declare(chainServices)
-	fext := r.f.declare(chainExternalServices)
-	ffwd := r.f.declare(chainForward)
-	fnp := r.f.declare(chainNodePorts)
-	var fpfw *chainBuf
-	if v.hasProxyFirewall() {
-		fpfw = r.f.declare(chainProxyFirewall)
-	}
-	nsvc := r.n.declare(chainServices)
-	nnp := r.n.declare(chainNodePorts)
-	r.postrouting()
-	if v.ownsKubeFirewall() && r.localhostNodePorts {
-		r.f.declare(chainFirewall).add(cmt("block incoming localnet connections") +
-			" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP")
-	}
-	_, _, npOK := r.nodePortTargets()
-	gateTerm := v.gateOn(m.gates, "ProxyTerminatingEndpoints")
-
-	for _, p := range m.ports {
-		c := categorize1_24(p, gateTerm)
-		if v.hasProxyFirewall() {
-			r.service1_25(p, c, fsvc, fext, fnp, fpfw, nsvc, nnp, npOK)
-		} else {
-			r.service1_24(p, c, fsvc, fext, fnp, nsvc, nnp, npOK)
-		}
-		// KUBE-SEP- chains of every locally reachable endpoint.
-		for _, e := range c.reachable {
-			r.writeSEP(p, e)
-		}
-	}
-
-	if npOK {
-		r.nodePortDispatch(nsvc)
-	}
-	invalid := "-m conntrack --ctstate INVALID"
-	if v.nfacctInvalidCounter() && m.nfacct {
-		invalid += " -m nfacct --nfacct-name " + nfacctInvalid
-	}
-	ffwd.add(invalid + " -j DROP")
-	ffwd.add(cmt("kubernetes forwarding rules") + " -m mark --mark " + r.markMask + " -j ACCEPT")
-	ffwd.add(cmt("kubernetes forwarding conntrack rule") + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-	r.commit()
-}
-
-// serviceToEndpoints is writeServiceToEndpointRules (1.24+).
-// writeSEP writes an endpoint's KUBE-SEP chain: the hairpin masquerade,
-// then the DNAT (recording the client for ClientIP affinity). Every layout
-// since 1.2 writes it the same way.
-func (r *renderer) writeSEP(p *svcPort, e *endpoint) {
-	sep := r.n.declare(e.chain)
-	cm := r.epComment(p.name)
-	sep.add(cm + "-s " + r.ip(e.ip) + " -j " + chainMarkMasq)
-	recent := ""
-	if p.affinity {
-		recent = "-m recent --name " + e.chain + " --set "
-	}
-	sep.add(cm + recent + proto(p) + " -j DNAT --to-destination " + e.hostPort)
-}
-
-func (r *renderer) serviceToEndpoints(p *svcPort, chain *chainBuf, eps []*endpoint) {
-	if p.affinity {
-		for _, e := range eps {
-			chain.add(r.epComment(p.name+" -> "+e.hostPort) + "-m recent --name " + e.chain +
-				" --rcheck --seconds " + strconv.Itoa(p.stickySecs) + " --reap -j " + e.chain)
-		}
-	}
-	for i, e := range eps {
-		stat := ""
-		if i < len(eps)-1 {
-			stat = "-m statistic --mode random --probability " + r.probability(len(eps)-i) + " "
-		}
-		chain.add(r.epComment(p.name+" -> "+e.hostPort) + stat + "-j " + e.chain)
-	}
-}
-
-// externalChainRules writes KUBE-EXT-'s short-circuit rules (1.24+).
-func (r *renderer) externalChainRules(p *svcPort, ext *chainBuf, svc string) {
-	if !p.eLocal {
-		ext.add(cmt("masquerade traffic for "+p.name+" external destinations") + " -j " + chainMarkMasq)
-		return
-	}
-	if r.detector {
-		ext.add(cmt("pod traffic for "+p.name+" external destinations") + " -s " + r.m.clusterCIDR + " -j " + svc)
-	}
-	ext.add(cmt("masquerade LOCAL traffic for "+p.name+" external destinations") + " -m addrtype --src-type LOCAL -j " + chainMarkMasq)
-	ext.add(cmt("route LOCAL traffic for "+p.name+" external destinations") + " -m addrtype --src-type LOCAL -j " + svc)
-}
-
-// internalMasquerade writes the ClusterIP masquerade rule into chain.
-func (r *renderer) internalMasquerade(p *svcPort, chain *chainBuf, args string) {
-	if r.m.masqAll {
-		chain.add(args + " -j " + chainMarkMasq)
-	} else if r.detector {
-		chain.add(args + " ! -s " + r.m.clusterCIDR + " -j " + chainMarkMasq)
-	}
-}
-
-// service1_24 is one service port in 1.24: KUBE-EXT/KUBE-SVL with the
-// dropping still done through the kubelet's KUBE-MARK-DROP.
-func (r *renderer) service1_24(p *svcPort, c categorized, fsvc, fext, fnp, nsvc, nnp *chainBuf, npOK bool) {
-	svc, svl, ext, fw := prefixSVC+p.hash, prefixSVL+p.hash, prefixEXT+p.hash, prefixFW+p.hash
-	internal, external := svc, svc
-	if p.iLocal {
-		internal = svl
-	}
-	if p.eLocal {
-		external = svl
-	}
-	port := func(n int) string { return " --dport " + strconv.Itoa(n) }
-	var svcBuf, svlBuf *chainBuf
-	if c.hasAny && p.usesClusterEndpoints() {
-		svcBuf = r.n.declare(svc)
-	}
-	if c.hasAny && p.usesLocalEndpoints() {
-		svlBuf = r.n.declare(svl)
-	}
-	if c.hasAny && p.externallyAccessible() {
-		extBuf := r.n.declare(ext)
-		r.externalChainRules(p, extBuf, svc)
-		extBuf.add("-j " + external)
-	}
-	if c.hasAny {
-		a := cmt(p.name+" cluster IP") + " " + proto(p) + " -d " + r.ip(p.clusterIP) + port(p.port)
-		r.internalMasquerade(p, r.n.chain(internal), a)
-		nsvc.add(a + " -j " + internal)
-	} else {
-		fsvc.add(cmt(p.name+" has no endpoints") + " " + proto(p) + " -d " + r.ip(p.clusterIP) + port(p.port) + " -j REJECT")
-	}
-	for _, e := range p.externalIP {
-		if c.hasAny {
-			nsvc.add(cmt(p.name+" external IP") + " " + proto(p) + " -d " + r.ip(e) + port(p.port) + " -j " + ext)
-		} else {
-			fext.add(cmt(p.name+" has no endpoints") + " " + proto(p) + " -d " + r.ip(e) + port(p.port) + " -j REJECT")
-		}
-	}
-	if len(p.lbIP) > 0 && c.hasAny {
-		next := ext
-		var fwBuf *chainBuf
-		if len(p.srcRanges) > 0 {
-			fwBuf = r.n.declare(fw)
-			next = fw
-		}
-		for _, l := range p.lbIP {
-			nsvc.add(cmt(p.name+" loadbalancer IP") + " " + proto(p) + " -d " + r.ip(l) + port(p.port) + " -j " + next)
-			if fwBuf == nil {
-				continue
-			}
-			a := cmt(p.name + " loadbalancer IP")
-			allowFromNode := false
-			for _, src := range p.srcRanges {
-				fwBuf.add(a + " -s " + src + " -j " + ext)
-				if _, n, err := net.ParseCIDR(src); err == nil && n.Contains(r.m.nodeIP) {
-					allowFromNode = true
-				}
-			}
-			if allowFromNode {
-				fwBuf.add(a + " -s " + r.ip(l) + " -j " + ext)
-			}
-			fwBuf.add(a + " -j " + chainMarkDrop)
-		}
-	} else {
-		for _, l := range p.lbIP {
-			fext.add(cmt(p.name+" has no endpoints") + " " + proto(p) + " -d " + r.ip(l) + port(p.port) + " -j REJECT")
-		}
-	}
-	if p.nodePort != 0 && npOK {
-		if c.hasAny {
-			nnp.add(cmt(p.name) + " " + proto(p) + port(p.nodePort) + " -j " + ext)
-		} else {
-			fext.add(cmt(p.name+" has no endpoints") + " -m addrtype --dst-type LOCAL " + proto(p) + port(p.nodePort) + " -j REJECT")
-		}
-	}
-	if p.hcNodePort != 0 {
-		fnp.add(cmt(p.name+" health check node port") + " -m tcp -p tcp" + port(p.hcNodePort) + " -j ACCEPT")
-	}
-	if p.usesClusterEndpoints() && svcBuf != nil {
-		r.serviceToEndpoints(p, svcBuf, c.cluster)
-	}
-	if p.usesLocalEndpoints() && svlBuf != nil {
-		if len(c.local) != 0 {
-			r.serviceToEndpoints(p, svlBuf, c.local)
-		} else {
-			svlBuf.add(cmt(p.name+" has no local endpoints") + " -j " + chainMarkDrop)
-		}
-	}
-}
-
-// service1_25 is one service port from 1.25 (KEP-3178): "no (local)
-// endpoints" and source ranges are enforced in the filter table.
-func (r *renderer) service1_25(p *svcPort, c categorized, fsvc, fext, fnp, fpfw, nsvc, nnp *chainBuf, npOK bool) {
-	v, m := r.v, r.m
-	svc, svl, ext, fw := prefixSVC+p.hash, prefixSVL+p.hash, prefixEXT+p.hash, prefixFW+p.hash
-	port := func(n int) string { return " --dport " + strconv.Itoa(n) }
-
-	usesSVC := len(c.cluster) > 0 && p.usesClusterEndpoints()
-	usesSVL := len(c.local) > 0 && p.usesLocalEndpoints()
-	internal, hasInternal := svc, c.hasAny
-	if p.iLocal {
-		internal = svl
-		hasInternal = hasInternal && len(c.local) > 0
-	}
-	external, hasExternal := svc, c.hasAny
-	if p.eLocal {
-		external = svl
-		hasExternal = hasExternal && len(c.local) > 0
-	}
-	usesEXT := c.hasAny && p.externallyAccessible()
-	lbChain := ext
-	usesFW := c.hasAny && len(p.lbIP) > 0 && len(p.srcRanges) > 0
-	if usesFW {
-		lbChain = fw
-	}
-	var intTarget, intComment, extTarget, extComment string
-	if !c.hasAny {
-		intTarget, intComment = "REJECT", cmt(p.name+" has no endpoints")
-		extTarget, extComment = intTarget, intComment
-	} else {
-		if !hasInternal {
-			intTarget, intComment = "DROP", cmt(p.name+" has no local endpoints")
-		}
-		if !hasExternal {
-			extTarget, extComment = "DROP", cmt(p.name+" has no local endpoints")
-		}
-	}
-
-	clusterArgs := cmt(p.name+" cluster IP") + " " + proto(p) + " -d " + r.ip(p.clusterIP) + port(p.port)
-	if hasInternal {
-		nsvc.add(clusterArgs + " -j " + internal)
-	} else {
-		fsvc.add(intComment + " " + proto(p) + " -d " + r.ip(p.clusterIP) + port(p.port) + " -j " + intTarget)
-	}
-	for _, e := range p.externalIP {
-		if c.hasAny {
-			nsvc.add(cmt(p.name+" external IP") + " " + proto(p) + " -d " + r.ip(e) + port(p.port) + " -j " + ext)
-		}
-		if !hasExternal {
-			fext.add(extComment + " " + proto(p) + " -d " + r.ip(e) + port(p.port) + " -j " + extTarget)
-		}
-	}
-	for _, l := range p.lbIP {
-		if c.hasAny {
-			nsvc.add(cmt(p.name+" loadbalancer IP") + " " + proto(p) + " -d " + r.ip(l) + port(p.port) + " -j " + lbChain)
-		}
-		if usesFW {
-			fpfw.add(cmt(p.name+" traffic not accepted by "+fw) + " " + proto(p) + " -d " + r.ip(l) + port(p.port) + " -j DROP")
-		}
-	}
-	if !hasExternal {
-		for _, l := range p.lbIP {
-			fext.add(extComment + " " + proto(p) + " -d " + r.ip(l) + port(p.port) + " -j " + extTarget)
-		}
-	}
-	if p.nodePort != 0 && npOK {
-		if c.hasAny {
-			if v.nfacctLocalhostNodePorts() && r.localhostNodePorts && m.nfacct {
-				nnp.add(cmt(p.name) + " " + proto(p) + " -d 127.0.0.0/8" + port(p.nodePort) +
-					" -m nfacct --nfacct-name " + nfacctLocalhost + " -j " + ext)
-			}
-			nnp.add(cmt(p.name) + " " + proto(p) + port(p.nodePort) + " -j " + ext)
-		}
-		if !hasExternal {
-			fext.add(extComment + " -m addrtype --dst-type LOCAL " + proto(p) + port(p.nodePort) + " -j " + extTarget)
-		}
-	}
-	if p.hcNodePort != 0 {
-		fnp.add(cmt(p.name+" health check node port") + " -m tcp -p tcp" + port(p.hcNodePort) + " -j ACCEPT")
-	}
-
-	if hasInternal {
-		r.internalMasquerade(p, r.n.chain(internal), clusterArgs)
-	}
-	if usesEXT {
-		extBuf := r.n.declare(ext)
-		r.externalChainRules(p, extBuf, svc)
-		if hasExternal {
-			extBuf.add("-j " + external)
-		}
-	}
-	if usesFW {
-		fwBuf := r.n.declare(fw)
-		a := cmt(p.name + " loadbalancer IP")
-		allowFromNode := false
-		for _, src := range p.srcRanges {
-			fwBuf.add(a + " -s " + src + " -j " + ext)
-			if _, n, err := net.ParseCIDR(src); err == nil && n.Contains(m.nodeIP) {
-				allowFromNode = true
-			}
-		}
-		if allowFromNode {
-			for _, l := range p.lbIP {
-				fwBuf.add(a + " -s " + r.ip(l) + " -j " + ext)
-			}
-		}
-		if v.ownsKubeFirewall() {
-			fwBuf.add(cmt("other traffic to " + p.name + " will be dropped by KUBE-PROXY-FIREWALL"))
-		}
-	}
-	if usesSVC {
-		r.serviceToEndpoints(p, r.n.declare(svc), c.cluster)
-	}
-	if usesSVL {
-		r.serviceToEndpoints(p, r.n.declare(svl), c.local)
-	}
 }
 
 // The iptables mode: kube-proxy's default on Linux, and the only mode of

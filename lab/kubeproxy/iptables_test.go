@@ -197,48 +197,7 @@ func withoutKubelet(v Version, text string) string {
 //   - Tables are sorted by name; a table without user chains and rules
 //     (the oracle's empty mangle) goes.
 func normalize(text string) string {
-	type table struct {
-		decls map[string]bool
-		rules map[string][]string
-	}
-	tables := map[string]*table{}
-	var cur *table
-	var curName string
-	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		switch {
-		case line == "" || strings.HasPrefix(line, "#"):
-		case strings.HasPrefix(line, "*"):
-			curName = line[1:]
-			cur = tables[curName]
-			if cur == nil {
-				cur = &table{decls: map[string]bool{}, rules: map[string][]string{}}
-				tables[curName] = cur
-			}
-		case line == "COMMIT":
-			cur = nil
-		case cur == nil:
-		case strings.HasPrefix(line, ":"):
-			name := strings.Fields(line[1:])[0]
-			if !builtinChain[name] && name != chainCanary {
-				cur.decls[name] = true
-			}
-		case strings.HasPrefix(line, "-A "):
-			f := strings.SplitN(line, " ", 3)
-			chain, rule := f[1], ""
-			if len(f) == 3 {
-				rule = f[2]
-			}
-			if chain == chainCanary {
-				continue
-			}
-			rule = strings.ReplaceAll(rule, `"`, "")
-			rule = strings.ReplaceAll(rule, " --random-fully", "")
-			cur.rules[chain] = append(cur.rules[chain], rule)
-		default:
-			cur.rules[""] = append(cur.rules[""], line)
-		}
-	}
+	tables := parseRestore(text)
 	var names []string
 	for n := range tables {
 		names = append(names, n)
@@ -246,49 +205,116 @@ func normalize(text string) string {
 	sort.Strings(names)
 	var b strings.Builder
 	for _, tn := range names {
-		t := tables[tn]
-		if len(t.decls) == 0 && len(t.rules) == 0 {
-			continue
-		}
-		fmt.Fprintf(&b, "*%s\n", tn)
-		var user []string
-		for c := range t.decls {
-			user = append(user, c)
-		}
-		sort.Strings(user)
-		for _, c := range user {
-			fmt.Fprintf(&b, ":%s\n", c)
-		}
-		var chains []string
-		for _, c := range []string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"} {
-			if len(t.rules[c]) > 0 {
-				chains = append(chains, c)
-			}
-		}
-		var other []string
-		for c := range t.rules {
-			if !builtinChain[c] {
-				other = append(other, c)
-			}
-		}
-		sort.Strings(other)
-		for _, c := range append(chains, other...) {
-			rules := append([]string(nil), t.rules[c]...)
-			if dispatchChain[tn+"/"+c] {
-				sort.SliceStable(rules, func(i, j int) bool {
-					ki, kj := serviceKey(rules[i]), serviceKey(rules[j])
-					if ki == kj && ki == lastKey {
-						return rules[i] < rules[j]
-					}
-					return ki < kj
-				})
-			}
-			for _, r := range rules {
-				fmt.Fprintf(&b, "-A %s %s\n", c, r)
-			}
-		}
+		writeNormalizedTable(&b, tn, tables[tn])
 	}
 	return b.String()
+}
+
+// parsedTable is one table of a restore text as normalize reads it: the
+// user chains it declares and the rules of every chain ("" for lines that
+// are neither).
+type parsedTable struct {
+	decls map[string]bool
+	rules map[string][]string
+}
+
+// parseRestore reads a restore text into its tables, without the canary
+// chains, quotes and --random-fully.
+func parseRestore(text string) map[string]*parsedTable {
+	tables := map[string]*parsedTable{}
+	var cur *parsedTable
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "*"):
+			cur = tables[line[1:]]
+			if cur == nil {
+				cur = &parsedTable{decls: map[string]bool{}, rules: map[string][]string{}}
+				tables[line[1:]] = cur
+			}
+		case line == "COMMIT":
+			cur = nil
+		case cur == nil:
+		case strings.HasPrefix(line, ":"):
+			if name := strings.Fields(line[1:])[0]; !builtinChain[name] && name != chainCanary {
+				cur.decls[name] = true
+			}
+		case strings.HasPrefix(line, "-A "):
+			cur.addRule(line)
+		default:
+			cur.rules[""] = append(cur.rules[""], line)
+		}
+	}
+	return tables
+}
+
+// addRule records one "-A CHAIN RULE" line.
+func (t *parsedTable) addRule(line string) {
+	f := strings.SplitN(line, " ", 3)
+	chain, rule := f[1], ""
+	if len(f) == 3 {
+		rule = f[2]
+	}
+	if chain == chainCanary {
+		return
+	}
+	rule = strings.ReplaceAll(rule, `"`, "")
+	rule = strings.ReplaceAll(rule, " --random-fully", "")
+	t.rules[chain] = append(t.rules[chain], rule)
+}
+
+// writeNormalizedTable writes one table in normal form: sorted user
+// chains, built-in chains in hook order, then the user chains' rules, the
+// dispatch chains' rules sorted by service (see normalize). An empty table
+// is left out.
+func writeNormalizedTable(b *strings.Builder, tn string, t *parsedTable) {
+	if len(t.decls) == 0 && len(t.rules) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "*%s\n", tn)
+	var user []string
+	for c := range t.decls {
+		user = append(user, c)
+	}
+	sort.Strings(user)
+	for _, c := range user {
+		fmt.Fprintf(b, ":%s\n", c)
+	}
+	var chains []string
+	for _, c := range []string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"} {
+		if len(t.rules[c]) > 0 {
+			chains = append(chains, c)
+		}
+	}
+	var other []string
+	for c := range t.rules {
+		if !builtinChain[c] {
+			other = append(other, c)
+		}
+	}
+	sort.Strings(other)
+	for _, c := range append(chains, other...) {
+		rules := append([]string(nil), t.rules[c]...)
+		if dispatchChain[tn+"/"+c] {
+			sortByService(rules)
+		}
+		for _, r := range rules {
+			fmt.Fprintf(b, "-A %s %s\n", c, r)
+		}
+	}
+}
+
+// sortByService stable-sorts a dispatch chain's rules by serviceKey, the
+// "must be the last rule" ones last and among themselves by text.
+func sortByService(rules []string) {
+	sort.SliceStable(rules, func(i, j int) bool {
+		ki, kj := serviceKey(rules[i]), serviceKey(rules[j])
+		if ki == kj && ki == lastKey {
+			return rules[i] < rules[j]
+		}
+		return ki < kj
+	})
 }
 
 var builtinChain = map[string]bool{"PREROUTING": true, "INPUT": true, "FORWARD": true, "OUTPUT": true, "POSTROUTING": true}

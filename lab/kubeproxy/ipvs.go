@@ -356,89 +356,18 @@ func (r *ipvsRenderer) bind(ip net.IP) {
 func (r *ipvsRenderer) services() {
 	v := r.v
 	for _, p := range r.m.ports {
-		proto := p.proto
-		if v.ipvsHasIPSets() {
-			for _, e := range p.eps {
-				if e.local {
-					_, port, _ := net.SplitHostPort(e.hostPort)
-					r.add(setLoopBack, e.ip.String()+","+proto+":"+port+","+e.ip.String())
-				}
-			}
-			r.add(setClusterIP, hostPortEntry(p.clusterIP.String(), proto, p.port))
-		}
-		vs := r.newVS(p.clusterIP, p.port, p)
-		r.bound[p.clusterIP.String()] = true
-		r.addReals(vs, p, p.iLocal)
-
+		r.clusterIP(p)
+		// eTP=Local external addresses use only local endpoints.
 		eLocalExt := p.eLocal && v.ipvsHonoursLocalLoadBalancers()
-		for _, ip := range p.externalIP {
-			if eLocalExt {
-				r.add(setExternalIPLocal, hostPortEntry(ip.String(), proto, p.port))
-			} else {
-				r.add(setExternalIP, hostPortEntry(ip.String(), proto, p.port))
-			}
-			vs := r.newVS(ip, p.port, p)
-			r.bind(ip)
-			r.addReals(vs, p, eLocalExt)
-		}
-
-		for _, ip := range p.lbIP {
-			e := hostPortEntry(ip.String(), proto, p.port)
-			r.add(setLoadBalancer, e)
-			if eLocalExt {
-				r.add(setLoadBalancerLocal, e)
-			}
-			if len(p.srcRanges) > 0 {
-				r.add(setLoadBalancerFW, e)
-				fromNode := false
-				for _, src := range p.srcRanges {
-					r.add(setLoadBalancerSrcCIDR, e+","+src)
-					if _, cidr, err := net.ParseCIDR(src); err == nil && cidr.Contains(r.m.nodeIP) {
-						fromNode = true
-					}
-				}
-				if fromNode {
-					r.add(setLoadBalancerSrcIP, e+","+ip.String())
-				} else if v.ipvsHasOutFilter() {
-					r.outFilter = append(r.outFilter, lbEntry{ip.String(), proto, p.port})
-				}
-			}
-			vs := r.newVS(ip, p.port, p)
-			r.bind(ip)
-			r.addReals(vs, p, eLocalExt)
-		}
-
+		r.externalIPs(p, eLocalExt)
+		r.loadBalancerIPs(p, eLocalExt)
 		if p.nodePort != 0 {
 			if len(r.nodePortIPs) == 0 {
 				continue // as kube-proxy: also skips the health check port
 			}
-			eLocalNP := p.eLocal && v.ipvsHonoursLocalNodePorts()
-			var set, local string
-			var entries []string
-			switch proto {
-			case "tcp":
-				set, local = setNodePortTCP, setNodePortLocalTCP
-				entries = []string{strconv.Itoa(p.nodePort)}
-			case "udp":
-				set, local = setNodePortUDP, setNodePortLocalUDP
-				entries = []string{strconv.Itoa(p.nodePort)}
-			case "sctp":
-				set, local = setNodePortSCTP, setNodePortLocalSCTP
-				for _, ip := range r.nodePortIPs {
-					entries = append(entries, hostPortEntry(ip.String(), proto, p.nodePort))
-				}
-			}
-			for _, e := range entries {
-				r.add(set, e)
-				if eLocalNP {
-					r.add(local, e)
-				}
-			}
-			for _, ip := range r.nodePortIPs {
-				vs := r.newVS(ip, p.nodePort, p)
-				r.addReals(vs, p, eLocalNP)
-			}
+			r.nodePort(p)
 		}
+		// "Capture healthCheckNodePorts."
 		if p.hcNodePort != 0 {
 			r.add(setHealthCheckNodePort, strconv.Itoa(p.hcNodePort))
 		}
@@ -451,6 +380,103 @@ func (r *ipvsRenderer) services() {
 	if !v.ipvsHasIPSets() {
 		r.sets = map[string]map[string]bool{}
 	}
+}
+
+// clusterIP is syncProxyRules' "Handle traffic that loops back to the
+// originator with SNAT." (the hairpin set of the local endpoints) and
+// "Capture the clusterIP.": the set entry, the virtual server and its
+// address on kube-ipvs0.
+func (r *ipvsRenderer) clusterIP(p *svcPort) {
+	if r.v.ipvsHasIPSets() {
+		for _, e := range p.eps {
+			if e.local {
+				_, port, _ := net.SplitHostPort(e.hostPort)
+				r.add(setLoopBack, e.ip.String()+","+p.proto+":"+port+","+e.ip.String())
+			}
+		}
+		r.add(setClusterIP, hostPortEntry(p.clusterIP.String(), p.proto, p.port))
+	}
+	vs := r.newVS(p.clusterIP, p.port, p)
+	r.bound[p.clusterIP.String()] = true
+	r.addReals(vs, p, p.iLocal)
+}
+
+// externalIPs is "Capture externalIPs.".
+func (r *ipvsRenderer) externalIPs(p *svcPort, eLocal bool) {
+	for _, ip := range p.externalIP {
+		if eLocal {
+			r.add(setExternalIPLocal, hostPortEntry(ip.String(), p.proto, p.port))
+		} else {
+			r.add(setExternalIP, hostPortEntry(ip.String(), p.proto, p.port))
+		}
+		vs := r.newVS(ip, p.port, p)
+		r.bind(ip)
+		r.addReals(vs, p, eLocal)
+	}
+}
+
+// loadBalancerIPs is "Capture load-balancer ingress.": the LB sets, the
+// source-range sets (the node's own traffic, with the LB IP as source,
+// admitted when a range covers the node IP, else from 1.29 dropped in
+// KUBE-IPVS-OUT-FILTER), the virtual server.
+func (r *ipvsRenderer) loadBalancerIPs(p *svcPort, eLocal bool) {
+	for _, ip := range p.lbIP {
+		e := hostPortEntry(ip.String(), p.proto, p.port)
+		r.add(setLoadBalancer, e)
+		if eLocal {
+			r.add(setLoadBalancerLocal, e)
+		}
+		if len(p.srcRanges) > 0 {
+			r.add(setLoadBalancerFW, e)
+			for _, src := range p.srcRanges {
+				r.add(setLoadBalancerSrcCIDR, e+","+src)
+			}
+			if p.srcCoversNode {
+				r.add(setLoadBalancerSrcIP, e+","+ip.String())
+			} else if r.v.ipvsHasOutFilter() {
+				r.outFilter = append(r.outFilter, lbEntry{ip.String(), p.proto, p.port})
+			}
+		}
+		vs := r.newVS(ip, p.port, p)
+		r.bind(ip)
+		r.addReals(vs, p, eLocal)
+	}
+}
+
+// nodePort is "Capture nodeports.": the port in the protocol's NodePort
+// set (SCTP: per node address), then a virtual server per NodePort
+// address.
+func (r *ipvsRenderer) nodePort(p *svcPort) {
+	eLocal := p.eLocal && r.v.ipvsHonoursLocalNodePorts()
+	set, local, entries := r.nodePortEntries(p)
+	for _, e := range entries {
+		r.add(set, e)
+		if eLocal {
+			r.add(local, e)
+		}
+	}
+	for _, ip := range r.nodePortIPs {
+		vs := r.newVS(ip, p.nodePort, p)
+		r.addReals(vs, p, eLocal)
+	}
+}
+
+// nodePortEntries names the NodePort set of the port's protocol and its
+// eTP=Local twin, and the entries: the port (bitmap:port), or for SCTP
+// "ip,sctp:port" per NodePort address (hash:ip,port).
+func (r *ipvsRenderer) nodePortEntries(p *svcPort) (set, local string, entries []string) {
+	switch p.proto {
+	case "tcp":
+		return setNodePortTCP, setNodePortLocalTCP, []string{strconv.Itoa(p.nodePort)}
+	case "udp":
+		return setNodePortUDP, setNodePortLocalUDP, []string{strconv.Itoa(p.nodePort)}
+	case "sctp":
+		for _, ip := range r.nodePortIPs {
+			entries = append(entries, hostPortEntry(ip.String(), p.proto, p.nodePort))
+		}
+		return setNodePortSCTP, setNodePortLocalSCTP, entries
+	}
+	return "", "", nil
 }
 
 // addReals is syncEndpoint: the real servers of one virtual server.
@@ -487,36 +513,13 @@ func (r *ipvsRenderer) realServers(p *svcPort, onlyLocal bool) []*endpoint {
 		}
 		return c.cluster
 	}
-	eps := p.eps
-	if !p.eLocal && p.iLocal {
-		var local []*endpoint
-		for _, e := range eps {
-			if e.local {
-				local = append(local, e)
-			}
-		}
-		eps = local
-	}
-	var out []*endpoint
+	eps := p.filteredEndpoints()
 	if !onlyLocal {
-		for _, e := range eps {
-			if e.ready {
-				out = append(out, e)
-			}
-		}
-		return out
+		return selectEndpoints(eps, isReady)
 	}
-	for _, e := range eps {
-		if e.local && e.ready {
-			out = append(out, e)
-		}
-	}
+	out := selectEndpoints(eps, isLocalReady)
 	if len(out) == 0 && r.gateTerm {
-		for _, e := range eps {
-			if e.local && e.serving && e.terminating {
-				out = append(out, e)
-			}
-		}
+		out = selectEndpoints(eps, isLocalServingTerminating)
 	}
 	return out
 }
@@ -584,11 +587,7 @@ func (r *ipvsRenderer) iptables() *plan.Ruleset {
 	if v.ipvsHasIPSets() && !v.ipvsFirewallInFilter() {
 		kubeletChains(v, st)
 	}
-	mark := fmt.Sprintf("%#08x", 1<<uint(m.markBit))
-	markMask := mark + "/" + mark
-	if !v.hasXorMark() {
-		mark = markMask
-	}
+	mark, markMask := masqMark(v, m.markBit)
 
 	// iptablesChains (EnsureChain, then declared in the restore).
 	type tc struct{ table, chain string }
@@ -665,20 +664,7 @@ func (r *ipvsRenderer) iptables() *plan.Ruleset {
 	}
 
 	// KUBE-POSTROUTING and KUBE-MARK-MASQ, as in the iptables proxier.
-	post, masq := nat.chain(chainPostrouting), nat.chain(chainMarkMasq)
-	random := ""
-	if v.hasRandomFully() {
-		random = " --random-fully"
-	}
-	if v.hasXorMark() {
-		post.add("-m mark ! --mark " + markMask + " -j RETURN")
-		post.add("-j MARK --xor-mark " + mark)
-		post.add(cmt("kubernetes service traffic requiring SNAT") + " -j MASQUERADE" + random)
-		masq.add("-j MARK --or-mark " + mark)
-	} else {
-		post.add(cmt("kubernetes service traffic requiring SNAT") + " -m mark --mark " + markMask + " -j MASQUERADE" + random)
-		masq.add("-j MARK --set-xmark " + mark)
-	}
+	masqRules(v, nat.chain(chainPostrouting), nat.chain(chainMarkMasq), mark, markMask)
 	st.restore(filter)
 	st.restore(nat)
 	return st.rs
