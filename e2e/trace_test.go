@@ -30,7 +30,7 @@ func wantPath(t *testing.T, what string, r *probes.Result, want ...string) {
 	}
 }
 
-// TestTraceHopsACKFlannel holds the hop lists of SCENARIOS.md A1 and A2 to
+// TestTraceHopsACKFlannel holds the hop lists of seed 000 (A1 and A2 in flannel-cluster-mode) to
 // a real capture: same node (bridged, and routed through cni0 for a
 // ClusterIP) and across the VPC route table, with the Service's DNAT seen
 // as the destination changing on node-180's cni0.

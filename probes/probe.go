@@ -31,7 +31,7 @@ import (
 const DefaultTimeout = 2 * time.Second
 
 // Result is one probe's observation. Its JSON is the contract described in
-// DESIGN.md ("Probes and their JSON").
+// docs/json.md ("probe, trace").
 type Result struct {
 	From   string `json:"from"`
 	To     string `json:"to"`

@@ -3,7 +3,7 @@
 // Package testenv holds helpers for tests that touch the kernel: skip when not root, skip natively
 // (and fail in the qemu guest) when the kernel lacks a feature, and short unique names.
 //
-// Tests run in two places (DESIGN.md, "Kernel features and where tests run"): natively, where
+// Tests run in two places (docs/testing.md, "In the qemu guest"): natively, where
 // features the host kernel lacks are skipped with the reason, and in the qemu guest booted by
 // scripts/vmtest (NETLAB_IN_GUEST=1), where every feature must be present, so a missing one fails.
 package testenv

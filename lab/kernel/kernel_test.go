@@ -127,7 +127,7 @@ func TestProbeAll(t *testing.T) {
 			t.Errorf("%s: ok but has a fix", f)
 		}
 	}
-	// what every machine this project runs on has (DESIGN.md, "Kernel features")
+	// what every machine this project runs on has (docs/testing.md, "In the qemu guest")
 	ok := map[Feature]bool{}
 	for _, c := range cs {
 		ok[c.Feature] = c.OK

@@ -207,7 +207,7 @@ func TestIPVSGolden(t *testing.T) {
 // (unshare --net; the host is never touched), "ipset restore" with
 // IPSetRestore() and then "iptables-restore --test" and "iptables-restore"
 // with the rules. The IPVS services themselves cannot be loaded here: the
-// host kernel has no ip_vs (DESIGN.md); nor can the "-m ipvs" match of
+// host kernel has no ip_vs (docs/testing.md); nor can the "-m ipvs" match of
 // KUBE-IPVS-OUT-FILTER (xt_ipvs) when the kernel lacks it, which is
 // probed once: those rules are then left out of the load, and logged.
 func ipvsLoadTester(t *testing.T) func(*testing.T, *IPVSResult) {
