@@ -283,130 +283,197 @@ func firstMatch(caps map[string][]captured, m func(*packet) bool, nss ...string)
 	return packet{}, false
 }
 
+// verdict says how a probe ended and what decided it, by the kind of
+// ending: delivered, refused, or lost (timeout, unreachable).
 func (t *Tracer) verdict(r *Result, reply []captured, replyHops []Hop, srcNS string) *Verdict {
-	v := &Verdict{}
-	last := func(hs []Hop) *Hop {
-		if len(hs) == 0 {
-			return nil
-		}
-		h := hs[len(hs)-1]
-		return &h
-	}
 	switch r.Result {
 	case topology.ResultConnected:
-		v.At = last(r.Hops)
-		if r.Server != nil {
-			v.Summary = fmt.Sprintf("delivered to %s", r.Server.Pod)
-			if r.Server.Node != "" {
-				v.Summary += " on " + r.Server.Node
-			}
-			v.Summary += fmt.Sprintf("; it saw the client as %s", r.ClientAddrSeen)
-		} else {
-			v.Summary = "connected"
-		}
+		return delivered(r)
 	case topology.ResultRefused:
-		if len(replyHops) == 0 {
-			v.Summary = "refused, but the refusal was not seen on any lab device"
-			return v
-		}
-		v.At = &replyHops[0]
-		ans := reply[0].pkt
-		how := "a TCP reset"
-		if ans.Proto == "udp" {
-			how = "a datagram"
-		}
-		if ans.Proto == "icmp" {
-			how = fmt.Sprintf("ICMP type %d code %d", ans.ICMP[0], ans.ICMP[1])
-		}
-		v.Summary = fmt.Sprintf("refused by %s from %s", how, v.At.Owner)
-		if d := deciding(r.Decisions, v.At.Namespace, "REJECT"); d != nil {
-			v.DecidedBy = d
-			v.Summary += " (" + d.String() + ")"
-			return v
-		}
-		// Where the request arrived in the refusing namespace, or, refused
-		// before it left its own, as it was dialled.
-		arrived := arrivalIn(r.Hops, v.At.Namespace)
-		if arrived == nil && v.At.Namespace == srcNS {
-			arrived = &Hop{Src: r.ClientAddr, Dst: r.Target}
-		}
-		if arrived != nil && ans.Proto == "icmp" {
-			dst, _ := netip.ParseAddrPort(arrived.Dst)
-			if n := ipvsRealServers(v.At.Namespace, r.Protocol, dst); n == 0 {
-				v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: DecisionIPVS,
-					Rule: fmt.Sprintf("virtual server %s %s has no real servers", strings.ToUpper(r.Protocol), dst)}
-				v.Summary += " (" + v.DecidedBy.String() + ")"
-				return v
-			}
-		}
-		// No rule: the stack itself, a TCP reset or (UDP) a port
-		// unreachable for a port nothing is bound to.
-		if arrived != nil && (ans.Proto == "tcp" || ans.ICMP == [2]uint8{3, 3}) {
-			v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: DecisionKernel, Rule: fmt.Sprintf("nothing listens on %s/%s", arrived.Dst, r.Protocol)}
-			v.Summary += " (" + v.DecidedBy.String() + ")"
-		}
+		return refused(r, reply, replyHops, srcNS)
 	case topology.ResultTimeout, topology.ResultUnreachable:
-		end := last(r.Hops)
-		v.At = end
-		if end == nil {
-			v.Summary = r.Result + ": the first packet was not seen on any device (dropped in the client's own namespace)"
-			if d := deciding(r.Decisions, srcNS, "DROP"); d != nil {
-				v.DecidedBy = d
-				v.Summary += "; dropped by " + d.String()
-			}
-			return v
-		}
-		if len(replyHops) > 0 {
-			back := replyHops[len(replyHops)-1]
-			if ans := reply[0].pkt; ans.Proto == "icmp" {
-				// An ICMP error from the way: a router with no route, say.
-				// TCP reports it (unreachable); a UDP socket without
-				// IP_RECVERR ignores all but port unreachable.
-				what := icmpName(ans.ICMP)
-				v.At = &replyHops[0]
-				v.DecidedBy = &Decision{Owner: v.At.Owner, Namespace: v.At.Namespace, Kind: DecisionKernel,
-					Rule: fmt.Sprintf("ICMP %s for %s from %s", what, r.Target, ans.Src.Addr())}
-				v.Summary = fmt.Sprintf("%s: %s answered with ICMP %s", r.Result, v.At.Owner, what)
-				if r.Result == topology.ResultTimeout {
-					v.Summary += ", which the client's socket does not report"
-				}
-				return v
-			}
-			if back.Namespace == srcNS && back.Src != r.Target {
-				v.Summary = fmt.Sprintf("%s: the answer came back from %s, but the client dialled %s; nothing on the way back undid the NAT, so the client reset it", r.Result, back.Src, r.Target)
-				v.At = &back
-				v.DecidedBy = &Decision{Owner: back.Owner, Namespace: back.Namespace, Kind: DecisionKernel,
-					Rule: fmt.Sprintf("the answer from %s does not match the connection to %s: reset", back.Src, r.Target)}
-				return v
-			}
-			v.Summary = fmt.Sprintf("%s: the answer from %s ended at %s %s", r.Result, replyHops[0].Owner, back.Owner, back.Device)
-			v.At = &back
-			return v
-		}
-		v.Summary = fmt.Sprintf("%s: the request was last seen on %s %s (%s > %s)", r.Result, end.Owner, end.Device, end.Src, end.Dst)
-		if d := deciding(r.Decisions, end.Namespace, "DROP"); d != nil {
-			v.DecidedBy = d
-			v.Summary += "; dropped by " + d.String()
-			if strings.Contains(d.Rule, "-m mark --mark") {
-				if m := marker(r.Decisions, end.Namespace); m != nil {
-					v.MarkedBy = m
-					v.Summary += "; marked for it by " + m.String()
-				}
-			}
-			return v
-		}
-		if src, err := netip.ParseAddrPort(end.Src); err == nil && isLocalAddr(end.Namespace, src.Addr()) {
-			rule := fmt.Sprintf("source %s is one of %s's own addresses: dropped as a martian", src.Addr(), end.Owner)
-			if slbBackend(r.Hops) == end.Owner {
-				rule += loopbackNote(end.Owner)
-			}
-			v.DecidedBy = &Decision{Owner: end.Owner, Namespace: end.Namespace, Kind: DecisionKernel, Rule: rule}
-			v.Summary += "; " + v.DecidedBy.Rule
-			return v
-		}
-		v.Summary += "; no rule counted it"
+		return lost(r, reply, replyHops, srcNS)
+	}
+	return &Verdict{}
+}
+
+// lastHop is a copy of the last hop, or nil.
+func lastHop(hs []Hop) *Hop {
+	if len(hs) == 0 {
+		return nil
+	}
+	h := hs[len(hs)-1]
+	return &h
+}
+
+// delivered names the server that answered and the client address it saw.
+func delivered(r *Result) *Verdict {
+	v := &Verdict{At: lastHop(r.Hops)}
+	if r.Server == nil {
+		v.Summary = "connected"
+		return v
+	}
+	v.Summary = fmt.Sprintf("delivered to %s", r.Server.Pod)
+	if r.Server.Node != "" {
+		v.Summary += " on " + r.Server.Node
+	}
+	v.Summary += fmt.Sprintf("; it saw the client as %s", r.ClientAddrSeen)
+	return v
+}
+
+// refused names the refusal (a TCP reset, a datagram, an ICMP error),
+// where it was sent from, and what sent it when that is known.
+func refused(r *Result, reply []captured, replyHops []Hop, srcNS string) *Verdict {
+	if len(replyHops) == 0 {
+		return &Verdict{Summary: "refused, but the refusal was not seen on any lab device"}
+	}
+	v := &Verdict{At: &replyHops[0]}
+	ans := reply[0].pkt
+	v.Summary = fmt.Sprintf("refused by %s from %s", refusalKind(ans), v.At.Owner)
+	if v.DecidedBy = refusedBy(r, ans, v.At, srcNS); v.DecidedBy != nil {
+		v.Summary += " (" + v.DecidedBy.String() + ")"
 	}
 	return v
+}
+
+// refusalKind names the answer that refused a probe.
+func refusalKind(ans packet) string {
+	switch ans.Proto {
+	case "udp":
+		return "a datagram"
+	case "icmp":
+		return fmt.Sprintf("ICMP type %d code %d", ans.ICMP[0], ans.ICMP[1])
+	}
+	return "a TCP reset"
+}
+
+// refusedBy finds what refused a probe in the namespace at sent the
+// answer from: a REJECT rule, else IPVS with no real server for the
+// address, else the stack itself, with nothing bound to the port (a TCP
+// reset, or for UDP a port unreachable). nil when none of them fits.
+func refusedBy(r *Result, ans packet, at *Hop, srcNS string) *Decision {
+	if d := deciding(r.Decisions, at.Namespace, "REJECT"); d != nil {
+		return d
+	}
+	// Where the request arrived in the refusing namespace, or, refused
+	// before it left its own, as it was dialled.
+	arrived := arrivalIn(r.Hops, at.Namespace)
+	if arrived == nil && at.Namespace == srcNS {
+		arrived = &Hop{Src: r.ClientAddr, Dst: r.Target}
+	}
+	if arrived == nil {
+		return nil
+	}
+	if ans.Proto == "icmp" {
+		dst, _ := netip.ParseAddrPort(arrived.Dst)
+		if n := ipvsRealServers(at.Namespace, r.Protocol, dst); n == 0 {
+			return &Decision{Owner: at.Owner, Namespace: at.Namespace, Kind: DecisionIPVS,
+				Rule: fmt.Sprintf("virtual server %s %s has no real servers", strings.ToUpper(r.Protocol), dst)}
+		}
+	}
+	if ans.Proto == "tcp" || ans.ICMP == [2]uint8{3, 3} {
+		return &Decision{Owner: at.Owner, Namespace: at.Namespace, Kind: DecisionKernel, Rule: fmt.Sprintf("nothing listens on %s/%s", arrived.Dst, r.Protocol)}
+	}
+	return nil
+}
+
+// lost explains a probe that got no answer the client took: dropped
+// before it left the client's namespace, answered but the answer lost on
+// the way, or the request last seen somewhere.
+func lost(r *Result, reply []captured, replyHops []Hop, srcNS string) *Verdict {
+	end := lastHop(r.Hops)
+	if end == nil {
+		v := &Verdict{Summary: r.Result + ": the first packet was not seen on any device (dropped in the client's own namespace)"}
+		v.droppedIn(r.Decisions, srcNS)
+		return v
+	}
+	if len(replyHops) > 0 {
+		return answerLost(r, reply[0].pkt, replyHops, srcNS)
+	}
+	return lastSeen(r, end)
+}
+
+// answerLost explains an answer the client did not take: an ICMP error
+// from the way, an answer whose NAT nothing undid, or one that stopped
+// on the way back.
+func answerLost(r *Result, ans packet, replyHops []Hop, srcNS string) *Verdict {
+	back := replyHops[len(replyHops)-1]
+	if ans.Proto == "icmp" {
+		return icmpOnTheWay(r, ans, &replyHops[0])
+	}
+	if back.Namespace == srcNS && back.Src != r.Target {
+		return &Verdict{
+			Summary: fmt.Sprintf("%s: the answer came back from %s, but the client dialled %s; nothing on the way back undid the NAT, so the client reset it", r.Result, back.Src, r.Target),
+			At:      &back,
+			DecidedBy: &Decision{Owner: back.Owner, Namespace: back.Namespace, Kind: DecisionKernel,
+				Rule: fmt.Sprintf("the answer from %s does not match the connection to %s: reset", back.Src, r.Target)},
+		}
+	}
+	return &Verdict{Summary: fmt.Sprintf("%s: the answer from %s ended at %s %s", r.Result, replyHops[0].Owner, back.Owner, back.Device), At: &back}
+}
+
+// icmpOnTheWay explains an ICMP error from the way: a router with no
+// route, say. TCP reports it (unreachable); a UDP socket without
+// IP_RECVERR ignores all but port unreachable.
+func icmpOnTheWay(r *Result, ans packet, at *Hop) *Verdict {
+	what := icmpName(ans.ICMP)
+	v := &Verdict{At: at, DecidedBy: &Decision{Owner: at.Owner, Namespace: at.Namespace, Kind: DecisionKernel,
+		Rule: fmt.Sprintf("ICMP %s for %s from %s", what, r.Target, ans.Src.Addr())}}
+	v.Summary = fmt.Sprintf("%s: %s answered with ICMP %s", r.Result, at.Owner, what)
+	if r.Result == topology.ResultTimeout {
+		v.Summary += ", which the client's socket does not report"
+	}
+	return v
+}
+
+// lastSeen names where the request was last seen and what dropped it
+// there: a DROP rule (and the rule that marked the flow for it), or the
+// kernel dropping a martian (the SLB loopback among them).
+func lastSeen(r *Result, end *Hop) *Verdict {
+	v := &Verdict{At: end, Summary: fmt.Sprintf("%s: the request was last seen on %s %s (%s > %s)", r.Result, end.Owner, end.Device, end.Src, end.Dst)}
+	if v.droppedIn(r.Decisions, end.Namespace) {
+		if strings.Contains(v.DecidedBy.Rule, "-m mark --mark") {
+			if m := marker(r.Decisions, end.Namespace); m != nil {
+				v.MarkedBy = m
+				v.Summary += "; marked for it by " + m.String()
+			}
+		}
+		return v
+	}
+	if d := martian(r.Hops, end); d != nil {
+		v.DecidedBy = d
+		v.Summary += "; " + d.Rule
+		return v
+	}
+	v.Summary += "; no rule counted it"
+	return v
+}
+
+// droppedIn makes the DROP rule (or DROP policy) that counted the flow in
+// ns the verdict's deciding rule, if one did.
+func (v *Verdict) droppedIn(ds []Decision, ns string) bool {
+	d := deciding(ds, ns, "DROP")
+	if d == nil {
+		return false
+	}
+	v.DecidedBy = d
+	v.Summary += "; dropped by " + d.String()
+	return true
+}
+
+// martian is the kernel dropping a request at end whose source is one of
+// end's own addresses, or nil. When end is the backend an SLB picked for
+// its own connection, that is the SLB loopback.
+func martian(hops []Hop, end *Hop) *Decision {
+	src, err := netip.ParseAddrPort(end.Src)
+	if err != nil || !isLocalAddr(end.Namespace, src.Addr()) {
+		return nil
+	}
+	rule := fmt.Sprintf("source %s is one of %s's own addresses: dropped as a martian", src.Addr(), end.Owner)
+	if slbBackend(hops) == end.Owner {
+		rule += loopbackNote(end.Owner)
+	}
+	return &Decision{Owner: end.Owner, Namespace: end.Namespace, Kind: DecisionKernel, Rule: rule}
 }
 
 // deciding finds the rule that ended a flow in a namespace: the last moved

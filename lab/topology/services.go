@@ -89,198 +89,236 @@ func ParseKubeProxy(s string) (*KubeProxy, error) {
 	return kp, nil
 }
 
+// validateServices checks and defaults every Service in two passes: the
+// first reserves the explicit ClusterIPs and node ports, so that a
+// default the second hands out never takes one a later Service names.
 func validateServices(c *collector, t *Topology) {
-	sp := t.Network.ServicesPrefix
-	usedIP := map[netip.Addr]string{}
-	usedNodePort := map[int]string{}
+	a := reserveExplicit(c, t)
 	names := map[string]bool{}
-	// First pass: explicit addresses and node ports, so that defaults
-	// never take one a later Service names.
+	for i := range t.Services {
+		validateService(c, a, &t.Services[i], fmt.Sprintf("services[%d]", i), names)
+	}
+}
+
+// serviceAlloc hands out the ClusterIPs and node ports Services leave
+// out, skipping those in use.
+type serviceAlloc struct {
+	c            *collector
+	prefix       netip.Prefix          // network.services
+	usedIP       map[netip.Addr]string // ClusterIP -> Service
+	usedNodePort map[int]string        // node port -> Service ("?" when handed out)
+	nextIP       netip.Addr
+	nextNodePort int
+}
+
+// reserveExplicit is the first pass: the explicit addresses and node
+// ports of all Services.
+func reserveExplicit(c *collector, t *Topology) *serviceAlloc {
+	sp := t.Network.ServicesPrefix
+	a := &serviceAlloc{c: c, prefix: sp, usedIP: map[netip.Addr]string{}, usedNodePort: map[int]string{},
+		nextIP: addN(sp.Addr(), 10), nextNodePort: NodePortMin}
 	for i := range t.Services {
 		s := &t.Services[i]
 		if s.ClusterIP != "" && s.ClusterIP != "None" {
-			if a, err := netip.ParseAddr(s.ClusterIP); err == nil {
-				usedIP[a] = s.Name
+			if ip, err := netip.ParseAddr(s.ClusterIP); err == nil {
+				a.usedIP[ip] = s.Name
 			}
 		}
 		for _, p := range s.Ports {
 			if p.NodePort != 0 {
-				usedNodePort[p.NodePort] = s.Name
+				a.usedNodePort[p.NodePort] = s.Name
 			}
 		}
 		if s.HealthCheckNodePort != 0 {
-			usedNodePort[s.HealthCheckNodePort] = s.Name
+			a.usedNodePort[s.HealthCheckNodePort] = s.Name
 		}
 	}
-	nextIP := addN(sp.Addr(), 10)
-	nextNodePort := NodePortMin
-	// allocNodePort picks the next free port of the NodePort range, or
-	// reports that none is left (and returns 0).
-	allocNodePort := func(line int, field string) int {
-		for usedNodePort[nextNodePort] != "" {
-			nextNodePort++
-		}
-		if nextNodePort > NodePortMax {
-			c.add(line, field, "give some ports an explicit nodePort, or use fewer NodePort / LoadBalancer ports", "no free nodePort is left in %d-%d", NodePortMin, NodePortMax)
-			return 0
-		}
-		usedNodePort[nextNodePort] = "?"
-		return nextNodePort
+	return a
+}
+
+// nodePort picks the next free port of the NodePort range, or reports
+// that none is left (and returns 0).
+func (a *serviceAlloc) nodePort(line int, field string) int {
+	for a.usedNodePort[a.nextNodePort] != "" {
+		a.nextNodePort++
 	}
-	for i := range t.Services {
-		s := &t.Services[i]
-		field := fmt.Sprintf("services[%d]", i)
-		line := s.Line
-		if err := ValidName(s.Name); err != nil {
-			c.add(line, field+".name", "use a name like nginx1", "service name %v", err)
+	if a.nextNodePort > NodePortMax {
+		a.c.add(line, field, "give some ports an explicit nodePort, or use fewer NodePort / LoadBalancer ports", "no free nodePort is left in %d-%d", NodePortMin, NodePortMax)
+		return 0
+	}
+	a.usedNodePort[a.nextNodePort] = "?"
+	return a.nextNodePort
+}
+
+// clusterIP checks a Service's explicit ClusterIP, or gives it the next
+// free address of network.services (none when that is not valid: it was
+// reported already).
+func (a *serviceAlloc) clusterIP(s *Service, field string) {
+	c, line, sp := a.c, s.Line, a.prefix
+	switch {
+	case s.ClusterIP == "" && !sp.IsValid():
+	case s.ClusterIP == "":
+		for a.usedIP[a.nextIP] != "" {
+			a.nextIP = a.nextIP.Next()
 		}
-		if s.Namespace == "" {
-			s.Namespace = "default"
+		if !sp.Contains(a.nextIP) {
+			c.add(line, field, "widen network.services", "network.services %s is full", sp)
+			return
 		}
-		if err := ValidName(s.Namespace); err != nil {
-			c.add(line, field+".namespace", "use a namespace like default", "namespace %v", err)
+		s.ClusterAddr = a.nextIP
+		a.usedIP[a.nextIP] = s.Name
+	case s.ClusterIP == "None":
+		c.add(line, field+".clusterIP", "give the Service a ClusterIP or leave it out", "headless Services are not supported (kube-proxy ignores them)")
+	default:
+		ip, ok := parseIP(c, line, field+".clusterIP", s.ClusterIP)
+		if !ok {
+			return
 		}
-		if names[s.Name] {
-			c.add(line, field+".name", "give each Service its own name", "service %q is defined twice", s.Name)
-		}
-		names[s.Name] = true
-		if s.Type == "" {
-			s.Type = TypeClusterIP
-		}
-		if s.Type != TypeClusterIP && s.Type != TypeNodePort && s.Type != TypeLoadBalancer {
-			c.add(line, field+".type", "use ClusterIP, NodePort or LoadBalancer", "unknown service type %q", s.Type)
-		}
-		external := s.Type != TypeClusterIP
-		switch {
-		case s.ClusterIP == "" && !sp.IsValid():
-		case s.ClusterIP == "":
-			for usedIP[nextIP] != "" {
-				nextIP = nextIP.Next()
-			}
-			if !sp.Contains(nextIP) {
-				c.add(line, field, "widen network.services", "network.services %s is full", sp)
-				break
-			}
-			s.ClusterAddr = nextIP
-			usedIP[nextIP] = s.Name
-		case s.ClusterIP == "None":
-			c.add(line, field+".clusterIP", "give the Service a ClusterIP or leave it out", "headless Services are not supported (kube-proxy ignores them)")
-		default:
-			a, ok := parseIP(c, line, field+".clusterIP", s.ClusterIP)
-			if !ok {
-				break
-			}
-			s.ClusterAddr = a
-			if sp.IsValid() && !sp.Contains(a) {
-				c.add(line, field+".clusterIP", fmt.Sprintf("pick an address in %s", sp), "%s is outside network.services %s", a, sp)
-			} else if usedIP[a] != s.Name {
-				c.add(line, field+".clusterIP", "give each Service its own ClusterIP", "%s is already Service %s's ClusterIP", a, usedIP[a])
-			}
-		}
-		if len(s.Ports) == 0 {
-			c.add(line, field+".ports", "add ports: [{port: 80}]", "service %s has no ports", s.Name)
-		}
-		portNames := map[string]bool{}
-		for j := range s.Ports {
-			p := &s.Ports[j]
-			pf := fmt.Sprintf("%s.ports[%d]", field, j)
-			pl := max(p.Line, line)
-			if p.Port < 1 || p.Port > 65535 {
-				c.add(pl, pf+".port", "use a port in 1-65535", "port %d is out of range", p.Port)
-			}
-			if len(s.Ports) > 1 && p.Name == "" {
-				c.add(pl, pf+".name", "name every port of a multi-port Service", "port %d has no name", p.Port)
-			}
-			if portNames[p.Name] && p.Name != "" {
-				c.add(pl, pf+".name", "give each port its own name", "port name %q is used twice", p.Name)
-			}
-			portNames[p.Name] = true
-			if p.TargetPort == "" {
-				p.TargetPort = strconv.Itoa(p.Port)
-			} else {
-				validateTargetPort(c, pl, pf+".targetPort", p.TargetPort)
-			}
-			if p.Protocol == "" {
-				p.Protocol = "TCP"
-			}
-			if p.Protocol != "TCP" && p.Protocol != "UDP" {
-				c.add(pl, pf+".protocol", "use TCP or UDP", "unsupported protocol %q", p.Protocol)
-			}
-			switch {
-			case !external && p.NodePort != 0:
-				c.add(pl, pf+".nodePort", "drop nodePort or make the Service a NodePort / LoadBalancer", "a ClusterIP Service has no nodePort")
-			case external && p.NodePort == 0:
-				p.NodePort = allocNodePort(pl, pf+".nodePort")
-			case external && (p.NodePort < NodePortMin || p.NodePort > NodePortMax):
-				c.add(pl, pf+".nodePort", fmt.Sprintf("use %d-%d", NodePortMin, NodePortMax), "nodePort %d is outside the NodePort range", p.NodePort)
-			case external && usedNodePort[p.NodePort] != s.Name:
-				c.add(pl, pf+".nodePort", "give each port its own nodePort", "nodePort %d is already used by Service %s", p.NodePort, usedNodePort[p.NodePort])
-			}
-		}
-		validatePolicy(c, line, field+".externalTrafficPolicy", &s.ExternalTrafficPolicy, external)
-		validatePolicy(c, line, field+".internalTrafficPolicy", &s.InternalTrafficPolicy, true)
-		validateHealthCheckNodePort(c, s, line, field, usedNodePort)
-		if s.Type == TypeLoadBalancer && s.ExternalTrafficPolicy == PolicyLocal && s.HealthCheckNodePort == 0 {
-			s.HealthCheckNodePort = allocNodePort(line, field+".healthCheckNodePort")
-		}
-		switch s.SessionAffinity {
-		case "":
-			s.SessionAffinity = "None"
-		case "None", "ClientIP":
-		default:
-			c.add(line, field+".sessionAffinity", "use None or ClientIP", "unknown session affinity %q", s.SessionAffinity)
-		}
-		if s.SessionAffinity == "ClientIP" && s.SessionAffinityTimeout == 0 {
-			s.SessionAffinityTimeout = 10800
-		}
-		if s.SessionAffinityTimeout < 0 || s.SessionAffinityTimeout > 86400 {
-			c.add(line, field+".sessionAffinityTimeoutSeconds", "use 1-86400", "timeout %d is out of range", s.SessionAffinityTimeout)
-		}
-		for _, e := range s.ExternalIPs {
-			parseIP(c, line, field+".externalIPs", e)
-		}
-		if s.LoadBalancerIP != "" {
-			if s.Type != TypeLoadBalancer {
-				c.add(line, field+".loadBalancerIP", "make the Service type LoadBalancer", "only a LoadBalancer Service has a loadBalancerIP")
-			} else if a, ok := parseIP(c, line, field+".loadBalancerIP", s.LoadBalancerIP); ok {
-				s.LBAddr = a
-			}
-		} else if s.Type == TypeLoadBalancer {
-			c.add(line, field+".loadBalancerIP", "give the load balancer an address, e.g. 203.0.113.10", "LoadBalancer Service %s has no loadBalancerIP", s.Name)
-		}
-		switch s.LoadBalancerIPMode {
-		case "":
-			if s.Type == TypeLoadBalancer {
-				s.LoadBalancerIPMode = IPModeVIP
-			}
-		case IPModeVIP, IPModeProxy:
-			if s.Type != TypeLoadBalancer {
-				c.add(line, field+".loadBalancerIPMode", "drop it, or make the Service type LoadBalancer", "only a LoadBalancer Service has an ipMode")
-			}
-		default:
-			c.add(line, field+".loadBalancerIPMode", "use VIP or Proxy", "unknown load balancer ipMode %q", s.LoadBalancerIPMode)
-		}
-		if s.LoadBalancerHostname != "" && s.Type != TypeLoadBalancer {
-			c.add(line, field+".loadBalancerHostname", "drop it, or make the Service type LoadBalancer", "only a LoadBalancer Service has a load balancer hostname")
-		}
-		for _, r := range s.LoadBalancerSourceRanges {
-			parseCIDR(c, line, field+".loadBalancerSourceRanges", r)
+		s.ClusterAddr = ip
+		if sp.IsValid() && !sp.Contains(ip) {
+			c.add(line, field+".clusterIP", fmt.Sprintf("pick an address in %s", sp), "%s is outside network.services %s", ip, sp)
+		} else if a.usedIP[ip] != s.Name {
+			c.add(line, field+".clusterIP", "give each Service its own ClusterIP", "%s is already Service %s's ClusterIP", ip, a.usedIP[ip])
 		}
 	}
 }
 
-// validateHealthCheckNodePort checks an explicit healthCheckNodePort: as
-// in Kubernetes, only a LoadBalancer Service with externalTrafficPolicy
-// Local has one, in the NodePort range and not another port's nodePort.
-func validateHealthCheckNodePort(c *collector, s *Service, line int, field string, used map[int]string) {
-	hc := s.HealthCheckNodePort
+// validateService is the second pass for one Service; the order of the
+// checks is the order its problems are reported in.
+func validateService(c *collector, a *serviceAlloc, s *Service, field string, names map[string]bool) {
+	validateServiceName(c, s, field, names)
+	validateServiceType(c, s, field)
+	a.clusterIP(s, field)
+	validateServicePorts(c, a, s, field)
+	validatePolicy(c, s.Line, field+".externalTrafficPolicy", &s.ExternalTrafficPolicy, s.Type != TypeClusterIP)
+	validatePolicy(c, s.Line, field+".internalTrafficPolicy", &s.InternalTrafficPolicy, true)
+	validateHealthCheckNodePort(c, a, s, field)
+	validateSessionAffinity(c, s, field)
+	for _, e := range s.ExternalIPs {
+		parseIP(c, s.Line, field+".externalIPs", e)
+	}
+	validateLoadBalancer(c, s, field)
+}
+
+// validateServiceName checks the name and namespace (default "default"),
+// and that no earlier Service has the name.
+func validateServiceName(c *collector, s *Service, field string, names map[string]bool) {
+	if err := ValidName(s.Name); err != nil {
+		c.add(s.Line, field+".name", "use a name like nginx1", "service name %v", err)
+	}
+	if s.Namespace == "" {
+		s.Namespace = "default"
+	}
+	if err := ValidName(s.Namespace); err != nil {
+		c.add(s.Line, field+".namespace", "use a namespace like default", "namespace %v", err)
+	}
+	if names[s.Name] {
+		c.add(s.Line, field+".name", "give each Service its own name", "service %q is defined twice", s.Name)
+	}
+	names[s.Name] = true
+}
+
+// validateServiceType defaults the type to ClusterIP and refuses others
+// kube-proxy does not serve.
+func validateServiceType(c *collector, s *Service, field string) {
+	if s.Type == "" {
+		s.Type = TypeClusterIP
+	}
+	if s.Type != TypeClusterIP && s.Type != TypeNodePort && s.Type != TypeLoadBalancer {
+		c.add(s.Line, field+".type", "use ClusterIP, NodePort or LoadBalancer", "unknown service type %q", s.Type)
+	}
+}
+
+// validateServicePorts checks and defaults every port of a Service; a
+// port without a line of its own is reported at the Service's.
+func validateServicePorts(c *collector, a *serviceAlloc, s *Service, field string) {
+	if len(s.Ports) == 0 {
+		c.add(s.Line, field+".ports", "add ports: [{port: 80}]", "service %s has no ports", s.Name)
+	}
+	portNames := map[string]bool{}
+	for j := range s.Ports {
+		p := &s.Ports[j]
+		pf := fmt.Sprintf("%s.ports[%d]", field, j)
+		pl := max(p.Line, s.Line)
+		validateServicePort(c, p, pl, pf, len(s.Ports) > 1, portNames)
+		a.portNodePort(s, p, pl, pf+".nodePort")
+	}
+}
+
+// validateServicePort checks one port's number, name (required when the
+// Service has several, and unique), targetPort (default: the port) and
+// protocol (default TCP).
+func validateServicePort(c *collector, p *ServicePort, line int, field string, multi bool, names map[string]bool) {
+	if !validPort(p.Port) {
+		c.add(line, field+".port", "use a port in 1-65535", "port %d is out of range", p.Port)
+	}
+	if multi && p.Name == "" {
+		c.add(line, field+".name", "name every port of a multi-port Service", "port %d has no name", p.Port)
+	}
+	if names[p.Name] && p.Name != "" {
+		c.add(line, field+".name", "give each port its own name", "port name %q is used twice", p.Name)
+	}
+	names[p.Name] = true
+	if p.TargetPort == "" {
+		p.TargetPort = strconv.Itoa(p.Port)
+	} else {
+		validateTargetPort(c, line, field+".targetPort", p.TargetPort)
+	}
+	if p.Protocol == "" {
+		p.Protocol = "TCP"
+	}
+	if p.Protocol != "TCP" && p.Protocol != "UDP" {
+		c.add(line, field+".protocol", "use TCP or UDP", "unsupported protocol %q", p.Protocol)
+	}
+}
+
+// portNodePort checks a port's explicit nodePort, or gives a NodePort /
+// LoadBalancer Service's port the next free one.
+func (a *serviceAlloc) portNodePort(s *Service, p *ServicePort, line int, field string) {
+	np := p.NodePort
+	switch {
+	case s.Type == TypeClusterIP:
+		if np != 0 {
+			a.c.add(line, field, "drop nodePort or make the Service a NodePort / LoadBalancer", "a ClusterIP Service has no nodePort")
+		}
+	case np == 0:
+		p.NodePort = a.nodePort(line, field)
+	case !inNodePortRange(np):
+		a.c.add(line, field, nodePortRangeFix, "nodePort %d is outside the NodePort range", np)
+	case a.usedNodePort[np] != s.Name:
+		a.c.add(line, field, "give each port its own nodePort", "nodePort %d is already used by Service %s", np, a.usedNodePort[np])
+	}
+}
+
+// inNodePortRange reports whether n is in the NodePort range, which a
+// nodePort and a healthCheckNodePort share.
+func inNodePortRange(n int) bool { return n >= NodePortMin && n <= NodePortMax }
+
+// nodePortRangeFix is the fix for a port outside the NodePort range.
+var nodePortRangeFix = fmt.Sprintf("use %d-%d", NodePortMin, NodePortMax)
+
+// healthChecked reports whether a Service has a healthCheckNodePort: as in
+// Kubernetes, only a LoadBalancer Service with externalTrafficPolicy Local.
+func healthChecked(s *Service) bool {
+	return s.Type == TypeLoadBalancer && s.ExternalTrafficPolicy == PolicyLocal
+}
+
+// validateHealthCheckNodePort checks an explicit healthCheckNodePort (only
+// on a Service that has one, in the NodePort range and not another port's
+// nodePort), or gives a Service that has one and names none the next free
+// port.
+func validateHealthCheckNodePort(c *collector, a *serviceAlloc, s *Service, field string) {
+	hc, line, used := s.HealthCheckNodePort, s.Line, a.usedNodePort
 	field += ".healthCheckNodePort"
 	switch {
 	case hc == 0:
-	case s.Type != TypeLoadBalancer || s.ExternalTrafficPolicy != PolicyLocal:
+		if healthChecked(s) {
+			s.HealthCheckNodePort = a.nodePort(line, field)
+		}
+	case !healthChecked(s):
 		c.add(line, field, "drop it, or make the Service a LoadBalancer with externalTrafficPolicy: Local", "only a LoadBalancer Service with externalTrafficPolicy Local has a healthCheckNodePort")
-	case hc < NodePortMin || hc > NodePortMax:
-		c.add(line, field, fmt.Sprintf("use %d-%d", NodePortMin, NodePortMax), "healthCheckNodePort %d is outside the NodePort range", hc)
+	case !inNodePortRange(hc):
+		c.add(line, field, nodePortRangeFix, "healthCheckNodePort %d is outside the NodePort range", hc)
 	case used[hc] != s.Name:
 		c.add(line, field, "give it a port no other Service uses", "healthCheckNodePort %d is already used by Service %s", hc, used[hc])
 	default:
@@ -289,6 +327,70 @@ func validateHealthCheckNodePort(c *collector, s *Service, line int, field strin
 				c.add(line, field, "give it a port of its own", "healthCheckNodePort %d is also this Service's nodePort", hc)
 			}
 		}
+	}
+}
+
+// validateSessionAffinity checks sessionAffinity (default None) and its
+// timeout (default, for ClientIP, kube-proxy's three hours).
+func validateSessionAffinity(c *collector, s *Service, field string) {
+	switch s.SessionAffinity {
+	case "":
+		s.SessionAffinity = "None"
+	case "None", "ClientIP":
+	default:
+		c.add(s.Line, field+".sessionAffinity", "use None or ClientIP", "unknown session affinity %q", s.SessionAffinity)
+	}
+	if s.SessionAffinity == "ClientIP" && s.SessionAffinityTimeout == 0 {
+		s.SessionAffinityTimeout = 10800
+	}
+	if s.SessionAffinityTimeout < 0 || s.SessionAffinityTimeout > 86400 {
+		c.add(s.Line, field+".sessionAffinityTimeoutSeconds", "use 1-86400", "timeout %d is out of range", s.SessionAffinityTimeout)
+	}
+}
+
+// validateLoadBalancer checks the load balancer fields: a LoadBalancer
+// Service needs a loadBalancerIP (and defaults ipMode to VIP); no other
+// Service may have the address, ipMode or hostname.
+func validateLoadBalancer(c *collector, s *Service, field string) {
+	validateLoadBalancerIP(c, s, field)
+	validateLoadBalancerIPMode(c, s, field)
+	if s.LoadBalancerHostname != "" && s.Type != TypeLoadBalancer {
+		c.add(s.Line, field+".loadBalancerHostname", "drop it, or make the Service type LoadBalancer", "only a LoadBalancer Service has a load balancer hostname")
+	}
+	for _, r := range s.LoadBalancerSourceRanges {
+		parseCIDR(c, s.Line, field+".loadBalancerSourceRanges", r)
+	}
+}
+
+func validateLoadBalancerIP(c *collector, s *Service, field string) {
+	field += ".loadBalancerIP"
+	lb := s.Type == TypeLoadBalancer
+	switch {
+	case s.LoadBalancerIP == "" && lb:
+		c.add(s.Line, field, "give the load balancer an address, e.g. 203.0.113.10", "LoadBalancer Service %s has no loadBalancerIP", s.Name)
+	case s.LoadBalancerIP == "":
+	case !lb:
+		c.add(s.Line, field, "make the Service type LoadBalancer", "only a LoadBalancer Service has a loadBalancerIP")
+	default:
+		if a, ok := parseIP(c, s.Line, field, s.LoadBalancerIP); ok {
+			s.LBAddr = a
+		}
+	}
+}
+
+func validateLoadBalancerIPMode(c *collector, s *Service, field string) {
+	field += ".loadBalancerIPMode"
+	switch s.LoadBalancerIPMode {
+	case "":
+		if s.Type == TypeLoadBalancer {
+			s.LoadBalancerIPMode = IPModeVIP
+		}
+	case IPModeVIP, IPModeProxy:
+		if s.Type != TypeLoadBalancer {
+			c.add(s.Line, field, "drop it, or make the Service type LoadBalancer", "only a LoadBalancer Service has an ipMode")
+		}
+	default:
+		c.add(s.Line, field, "use VIP or Proxy", "unknown load balancer ipMode %q", s.LoadBalancerIPMode)
 	}
 }
 
