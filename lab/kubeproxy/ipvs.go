@@ -72,15 +72,6 @@ type IPVSResult struct {
 	NFAcctCounters []string
 }
 
-// IPVSOptions are the IPVS settings that do not come from the scenario.
-type IPVSOptions struct {
-	// KernelVersion of the node ("6.1", "5.4.0-150-generic"); it decides
-	// whether conn_reuse_mode is written. "" = 6.1 (Debian 12).
-	KernelVersion string
-	// StrictARP is --ipvs-strict-arp (kube-proxy 1.14+): arp_ignore=1,
-	// arp_announce=2.
-	StrictARP bool
-}
 
 // IPVSDummyDevice is the dummy link kube-proxy binds the service
 // addresses to (Addresses); it is created but never set up.
@@ -183,7 +174,7 @@ func (v Version) ipsetChainRules() []setRule {
 // IPVS renders kube-proxy's IPVS mode of version v (1.8-1.31) on node n,
 // with the default options (kernel 6.1, no strict ARP).
 func IPVS(v Version, n Node) (*IPVSResult, error) {
-	return IPVSWithOptions(v, n, IPVSOptions{})
+	return IPVSWithOptions(v, n, Options{})
 }
 
 // IPVSWithOptions renders kube-proxy's IPVS mode: the IPVS virtual and real
@@ -197,7 +188,7 @@ func IPVS(v Version, n Node) (*IPVSResult, error) {
 // KUBE-LB-INGRESS-LOCAL / KUBE-FIRE-WALL and the KUBE-FORWARD pod CIDR
 // ACCEPTs of some 1.9-1.2x releases are not modelled), and the 1.8 alpha
 // rules are a guess (ipvsRulesAlpha).
-func IPVSWithOptions(v Version, n Node, o IPVSOptions) (*IPVSResult, error) {
+func IPVSWithOptions(v Version, n Node, o Options) (*IPVSResult, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
@@ -918,7 +909,7 @@ func init() {
 		Needs: []kernel.Feature{kernel.IPVS, kernel.Dummy, kernel.Ipset},
 		Views: []View{{Name: "ipvs", Command: []string{"ipvsadm", "-Ln"}}, {Name: "ipsets", Command: []string{"ipset", "save"}}},
 		Render: func(v Version, n Node, o Options) (*NodeState, error) {
-			res, err := IPVSWithOptions(v, n, IPVSOptions{KernelVersion: o.KernelVersion, StrictARP: o.StrictARP})
+			res, err := IPVSWithOptions(v, n, o)
 			if err != nil {
 				return nil, err
 			}

@@ -334,7 +334,7 @@ func TestIPVSExternalIPLocalFilter(t *testing.T) {
 
 func TestIPVSSysctls(t *testing.T) {
 	get := func(ver, kernel string, strict bool) map[string]string {
-		res, err := IPVSWithOptions(mustVersion(t, ver), loadCase(t, "basic"), IPVSOptions{KernelVersion: kernel, StrictARP: strict})
+		res, err := IPVSWithOptions(mustVersion(t, ver), loadCase(t, "basic"), Options{KernelVersion: kernel, StrictARP: strict})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,7 +372,7 @@ func TestIPVSSysctls(t *testing.T) {
 	if m := get("1.20", "", false); m["net.ipv4.conf.all.route_localnet"] != "1" {
 		t.Error("1.20 does not set route_localnet")
 	}
-	if _, err := IPVSWithOptions(mustVersion(t, "1.28"), Node{}, IPVSOptions{KernelVersion: "six"}); err == nil {
+	if _, err := IPVSWithOptions(mustVersion(t, "1.28"), Node{}, Options{KernelVersion: "six"}); err == nil {
 		t.Error("a bad kernel version was accepted")
 	}
 }

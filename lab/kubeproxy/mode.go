@@ -54,9 +54,11 @@ type View struct {
 // Options are the facts of the node that are not in kube-proxy's view of
 // the cluster.
 type Options struct {
-	// KernelVersion of the node ("6.1", "5.4.0-150-generic"; "" = 6.1).
+	// KernelVersion of the node ("6.1", "5.4.0-150-generic"; "" = 6.1):
+	// the IPVS mode writes conn_reuse_mode only on some kernels.
 	KernelVersion string
-	// StrictARP is the IPVS mode's --ipvs-strict-arp.
+	// StrictARP is the IPVS mode's --ipvs-strict-arp (1.14+): arp_ignore=1,
+	// arp_announce=2.
 	StrictARP bool
 }
 
