@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/netlab/netlab/internal/testenv"
-	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 )
@@ -27,7 +27,7 @@ func TestPlanScriptMatchesApply(t *testing.T) {
 			sc := builtin(t, scenario)
 			applied := up(t, sc, "ap")
 			script := testenv.Prefix(t) + "-sh"
-			p, err := lab.CompileWith(sc.Topology, script, lab.Options{KernelVersion: kernel.Release()})
+			p, err := compile.CompileWith(sc.Topology, script, compile.Options{KernelVersion: kernel.Release()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,3 +1,6 @@
+// Package lab is the engine's lifecycle: it brings a compiled plan up in the
+// kernel, records what it made, opens a recorded lab, and tears it down
+// again.
 package lab
 
 import (
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/state"
@@ -89,7 +93,7 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 			return nil, err
 		}
 	}
-	p, err := CompileWith(sc.Topology, name, Options{KernelVersion: kernel.Release()})
+	p, err := compile.CompileWith(sc.Topology, name, compile.Options{KernelVersion: kernel.Release()})
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +170,7 @@ func holder(by string) string {
 
 // hasServers: app servers to run, or kube-proxy userspace proxies.
 func hasServers(t *topology.Topology) bool {
-	return len(Servers(t)) > 0 || proxies(t) && len(t.Services) > 0
+	return len(Servers(t)) > 0 || compile.HasProxies(t) && len(t.Services) > 0
 }
 
 // Server is one pod or outside host whose ports the lab daemon serves.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/state"
 )
 
@@ -94,7 +95,7 @@ func RunDaemon(labName string, ready *os.File) error {
 		}
 	}
 	// kube-proxy userspace mode: the proxy sockets on every node.
-	proxiesByNode, err := lab.UserspaceProxies(l.Topology)
+	proxiesByNode, err := compile.UserspaceProxies(l.Topology)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -60,7 +61,7 @@ type Tracer struct {
 // connections and the verdict's deciding rule (netlab trace), at a cost of
 // a few iptables-save runs per probe.
 func NewTracer(l *lab.Lab, rules bool) (*Tracer, error) {
-	p, err := lab.Compile(l.Topology, l.State.Lab)
+	p, err := compile.Compile(l.Topology, l.State.Lab)
 	if err != nil {
 		return nil, err
 	}

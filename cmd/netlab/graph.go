@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/graph"
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/state"
@@ -82,7 +83,7 @@ vertex and edge on it says so in its own "path" field.`,
 			if err != nil {
 				return err
 			}
-			p, err := lab.CompileWith(src.topo, src.name, lab.Options{KernelVersion: kernel.Release()})
+			p, err := compile.CompileWith(src.topo, src.name, compile.Options{KernelVersion: kernel.Release()})
 			if err != nil {
 				return err
 			}

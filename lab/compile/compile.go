@@ -1,6 +1,9 @@
-// Package lab is the engine: it compiles a topology into a plan, applies it
-// to the kernel, records what it made, and tears it down again.
-package lab
+// Package compile is the compile step: it turns a validated topology into
+// the lab's plan (lab/plan) with the renderers (lab/cloud, lab/cni,
+// lab/kubeproxy), and says what a scenario needs of the kernel. It is pure:
+// no kernel access. Linking it also registers every kube-proxy mode and CNI
+// plugin with the scenario loader (lab/topology).
+package compile
 
 import (
 	"github.com/netlab/netlab/lab/cloud"

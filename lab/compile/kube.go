@@ -1,4 +1,4 @@
-package lab
+package compile
 
 import (
 	"fmt"
@@ -54,7 +54,7 @@ func kubeProxyNode(t *topology.Topology, n *topology.Node, services []kubeproxy.
 // UserspaceProxies is, per node, the proxy sockets kube-proxy opens there
 // (none in modes without them): the lab daemon opens them.
 func UserspaceProxies(t *topology.Topology) (map[string][]kubeproxy.Proxy, error) {
-	if !proxies(t) {
+	if !HasProxies(t) {
 		return nil, nil
 	}
 	kp := t.KubeProxy
@@ -76,8 +76,8 @@ func UserspaceProxies(t *topology.Topology) (map[string][]kubeproxy.Proxy, error
 	return out, nil
 }
 
-// proxies reports a kube-proxy mode whose proxy sockets the daemon opens.
-func proxies(t *topology.Topology) bool {
+// HasProxies reports a kube-proxy mode whose proxy sockets the daemon opens.
+func HasProxies(t *topology.Topology) bool {
 	if t.KubeProxy == nil {
 		return false
 	}
