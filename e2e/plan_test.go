@@ -45,8 +45,9 @@ func TestPlanScriptMatchesApply(t *testing.T) {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("the plan script failed: %v\n%s", err, out)
 			}
-			for _, ns := range applied.Plan.Namespaces {
-				want := snapshot(t, ns.Name, applied.Plan.Lab, ns.Role)
+			ap := appliedPlan(t, applied)
+			for _, ns := range ap.Namespaces {
+				want := snapshot(t, ns.Name, ap.Lab, ns.Role)
 				got := snapshot(t, plan.NSName(script, ns.Owner), script, ns.Role)
 				if got != want {
 					t.Errorf("%s: the script built something else than apply:\n%s", ns.Owner, lineDiff(want, got))

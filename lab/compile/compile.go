@@ -8,6 +8,7 @@ package compile
 import (
 	"github.com/netlab/netlab/lab/cloud"
 	"github.com/netlab/netlab/lab/cni"
+	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -38,6 +39,12 @@ type Options struct {
 // kernel. It is pure: same input, same plan, no kernel access.
 func Compile(t *topology.Topology, lab string) (*plan.Plan, error) {
 	return CompileWith(t, lab, Options{})
+}
+
+// ForHost compiles for the machine netlab runs on (its kernel's version):
+// the plan up applies here.
+func ForHost(t *topology.Topology, lab string) (*plan.Plan, error) {
+	return CompileWith(t, lab, Options{KernelVersion: kernel.Release()})
 }
 
 // CompileWith is Compile for the machine o describes.
