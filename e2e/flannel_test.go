@@ -16,6 +16,7 @@ import (
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/cni"
+	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/lab/topology"
 	"github.com/netlab/netlab/probes"
@@ -78,7 +79,8 @@ func TestVXLANPathIsReal(t *testing.T) {
 	if r := probe(t, l, "client-a", "pod/web-2"); r.Result != topology.ResultConnected {
 		t.Fatalf("before: %s (%s)", r.Result, r.Error)
 	}
-	ns := l.Plan.Namespace(l.Plan.Lab + "-node-1")
+	p := appliedPlan(t, l)
+	ns := p.Namespace(p.Lab + "-node-1")
 	var fdb string
 	for _, f := range ns.FDB {
 		if f.Dst == l.Topology.Node("node-2").Addr.String() {
@@ -111,8 +113,8 @@ func TestDownLeavesNothing(t *testing.T) {
 	before := allNamespaces()
 	l := up(t, builtin(t, "flannel-host-gw"), "down")
 	name := l.State.Lab
-	if n := len(namespacesOf(name)); n != len(l.Plan.Namespaces) {
-		t.Fatalf("%d namespaces up, plan has %d", n, len(l.Plan.Namespaces))
+	if n, want := len(namespacesOf(name)), len(appliedPlan(t, l).Namespaces); n != want {
+		t.Fatalf("%d namespaces up, plan has %d", n, want)
 	}
 	if !l.State.Daemon.Alive() {
 		t.Fatal("daemon not running after up")
@@ -158,7 +160,7 @@ func TestTwoLabsSideBySide(t *testing.T) {
 		}
 	}
 	// A third lab with a taken name is refused and harms nothing.
-	if _, err := lab.Up(t.Context(), sc, lab.UpOptions{Name: a.State.Lab}); err == nil || !strings.Contains(err.Error(), "already") {
+	if _, err := lab.Up(t.Context(), sc, lab.UpOptions{Name: a.State.Lab, Compile: compile.ForHost}); err == nil || !strings.Contains(err.Error(), "already") {
 		t.Errorf("second up of %s: %v, want 'already exists'", a.State.Lab, err)
 	}
 	if err := lab.Down(a.State.Lab); err != nil {
@@ -186,7 +188,7 @@ func upChild(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	_, err = lab.Up(context.Background(), &lab.Scenario{Source: file, YAML: data, Topology: topo}, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Workers: 1})
+	_, err = lab.Up(context.Background(), &lab.Scenario{Source: file, YAML: data, Topology: topo}, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Workers: 1, Compile: compile.ForHost})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

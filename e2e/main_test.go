@@ -19,6 +19,8 @@ import (
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/compile"
+	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/lab/topology"
 	"github.com/netlab/netlab/probes"
@@ -80,11 +82,21 @@ func up(t *testing.T, sc *lab.Scenario, suffix string) *lab.Lab {
 		}
 		assertGone(t, name)
 	})
-	l, err := lab.Up(context.Background(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand})
+	l, err := lab.Up(context.Background(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost})
 	if err != nil {
 		t.Fatalf("up %s: %v", name, err)
 	}
 	return l
+}
+
+// appliedPlan is the whole plan a lab was brought up with.
+func appliedPlan(t *testing.T, l *lab.Lab) *plan.Plan {
+	t.Helper()
+	p, err := l.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // assertGone checks that no namespace, state or daemon of a lab remains.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/internal/textdiff"
-	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 )
@@ -28,7 +28,7 @@ func TestPlanScriptMatchesApply(t *testing.T) {
 			sc := builtin(t, scenario)
 			applied := up(t, sc, "ap")
 			script := testenv.Prefix(t) + "-sh"
-			p, err := lab.CompileWith(sc.Topology, script, lab.Options{KernelVersion: kernel.Release()})
+			p, err := compile.CompileWith(sc.Topology, script, compile.Options{KernelVersion: kernel.Release()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,8 +46,9 @@ func TestPlanScriptMatchesApply(t *testing.T) {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("the plan script failed: %v\n%s", err, out)
 			}
-			for _, ns := range applied.Plan.Namespaces {
-				want := snapshot(t, ns.Name, applied.Plan.Lab, ns.Role)
+			ap := appliedPlan(t, applied)
+			for _, ns := range ap.Namespaces {
+				want := snapshot(t, ns.Name, ap.Lab, ns.Role)
 				got := snapshot(t, plan.NSName(script, ns.Owner), script, ns.Role)
 				if got != want {
 					t.Errorf("%s: the script built something else than apply:\n%s", ns.Owner, textdiff.Unified(want, got, "apply", "script"))

@@ -1,3 +1,8 @@
+// Package lab is the engine's lifecycle: it brings a scenario's compiled
+// plan up in the kernel, records what it made and the plan it applied,
+// opens a recorded lab, and tears it down again. It does not compile
+// (lab/compile does, for Up's caller), so nothing that only observes a lab
+// links the renderers.
 package lab
 
 import (
@@ -9,22 +14,73 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/netlab/netlab/lab/apply"
-	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/lab/topology"
 )
 
 // Lab is a running (or recorded) lab: its state and scenario, and the plan
-// when it was just brought up (Open does not recompile it).
+// it was brought up with (Wiring, Plan): Up's own, or, for a lab Open
+// found, read from the lab's state when first asked for, never compiled
+// again.
 type Lab struct {
 	State    *state.State
 	Topology *topology.Topology
-	Plan     *plan.Plan
+
+	mu     sync.Mutex
+	plan   *plan.Plan // the whole plan: Up's, or every part once Plan read them
+	wiring *plan.Wiring
+}
+
+// Wiring is the wiring of the plan the lab was brought up with (what a
+// probe needs: namespaces, owners, links, which have rules), read once.
+func (l *Lab) Wiring() (*plan.Wiring, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.wiring == nil {
+		if l.plan != nil {
+			l.wiring = l.plan.Wiring()
+		} else {
+			w, err := state.LoadWiring(l.State.Lab)
+			if err != nil {
+				return nil, err
+			}
+			l.wiring = w
+		}
+	}
+	return l.wiring, nil
+}
+
+// Plan is the whole plan the lab was brought up with. On a large lab it is
+// megabytes of rules: PlanWith reads only the parts a command uses.
+func (l *Lab) Plan() (*plan.Plan, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.plan == nil {
+		p, err := state.LoadPlan(l.State.Lab, state.PlanParts...)
+		if err != nil {
+			return nil, err
+		}
+		l.plan = p
+	}
+	return l.plan, nil
+}
+
+// PlanWith is the plan the lab was brought up with, as far as the wiring
+// and the parts named: the fields of other parts are empty (unless the
+// whole plan is at hand already).
+func (l *Lab) PlanWith(parts ...state.PlanPart) (*plan.Plan, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.plan != nil {
+		return l.plan, nil
+	}
+	return state.LoadPlan(l.State.Lab, parts...)
 }
 
 // Scenario is a loaded scenario and where it came from.
@@ -67,11 +123,15 @@ type UpOptions struct {
 	Workers int
 	// Preflight checks the kernel for what the scenario needs (nil: none).
 	Preflight func(*topology.Topology) error
+	// Compile is the compile step, for the machine the lab runs on
+	// (compile.ForHost); required.
+	Compile func(t *topology.Topology, lab string) (*plan.Plan, error)
 }
 
-// Up brings a scenario up as a lab: compile, preflight, lock, record,
-// apply, start the daemon. On failure, and when ctx is cancelled (the CLI
-// cancels it on SIGINT / SIGTERM), it removes whatever it made.
+// Up brings a scenario up as a lab: preflight, compile, lock, record (the
+// state and the plan), apply, start the daemon. On failure, and when ctx
+// is cancelled (the CLI cancels it on SIGINT / SIGTERM), it removes
+// whatever it made.
 func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 	name := o.Name
 	if name == "" {
@@ -89,7 +149,10 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 			return nil, err
 		}
 	}
-	p, err := CompileWith(sc.Topology, name, Options{KernelVersion: kernel.Release()})
+	if o.Compile == nil {
+		return nil, errors.New("lab.Up: UpOptions.Compile is nil")
+	}
+	p, err := o.Compile(sc.Topology, name)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +191,10 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 			}
 		}
 	}()
+	// The plan applied is what every later command observes.
+	if err := state.SavePlan(name, p); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	err = apply.Apply(ctx, p, apply.Options{Workers: o.Workers, Progress: func(phase string, n int) {
 		say("%s: %s (%d namespaces)", name, phase, n)
@@ -139,7 +206,7 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 		return nil, err
 	}
 	say("%s: wired in %.2fs", name, time.Since(start).Seconds())
-	if o.DaemonCommand != nil && hasServers(sc.Topology) {
+	if o.DaemonCommand != nil && hasServers(sc.Topology, p.Wiring()) {
 		proc, derr := startDaemon(ctx, name, o.DaemonCommand(name))
 		st.Daemon = proc // recorded even on failure, so down stops it
 		if derr != nil {
@@ -150,7 +217,7 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 	if err := state.Save(st); err != nil {
 		return nil, err
 	}
-	return &Lab{State: st, Topology: sc.Topology, Plan: p}, nil
+	return &Lab{State: st, Topology: sc.Topology, plan: p}, nil
 }
 
 // ErrCleanup marks an up whose failure also left something behind.
@@ -165,8 +232,8 @@ func holder(by string) string {
 }
 
 // hasServers: app servers to run, or kube-proxy userspace proxies.
-func hasServers(t *topology.Topology) bool {
-	return len(Servers(t)) > 0 || proxies(t) && len(t.Services) > 0
+func hasServers(t *topology.Topology, w *plan.Wiring) bool {
+	return len(Servers(t)) > 0 || w.UserspaceProxies() > 0
 }
 
 // Server is one pod or outside host whose ports the lab daemon serves.
@@ -405,9 +472,9 @@ func stopProcess(p *state.Process) error {
 	return fmt.Errorf("daemon pid %d did not exit", p.PID)
 }
 
-// Open loads a recorded lab and its scenario from the stored text. It does
-// not recompile the plan: probes, status and the daemon need only the
-// topology, and a 5,000-Service lab would pay for rendering it again.
+// Open loads a recorded lab and its scenario from the stored text. Its plan
+// is the one up stored, read when first asked for (Wiring, Plan): nothing
+// that observes a lab compiles it again.
 func Open(name string) (*Lab, error) {
 	st, err := state.Load(name)
 	if err != nil {
@@ -430,7 +497,13 @@ func (l *Lab) Problems() []string {
 	if st.Phase != state.PhaseReady {
 		out = append(out, fmt.Sprintf("its up did not finish (phase %s)", st.Phase))
 	}
-	if hasServers(l.Topology) && !st.Daemon.Alive() {
+	w, err := l.Wiring()
+	if errors.Is(err, state.ErrNoPlan) {
+		out = append(out, "it was brought up by an older netlab, which did not record the plan it applied")
+	} else if err != nil {
+		out = append(out, err.Error())
+	}
+	if w != nil && hasServers(l.Topology, w) && !st.Daemon.Alive() {
 		pid := "none recorded"
 		if st.Daemon != nil {
 			pid = fmt.Sprintf("pid %d", st.Daemon.PID)

@@ -69,14 +69,15 @@ type observer interface {
 	after(req []Hop, onPath map[string]bool) []Decision
 }
 
-// observers are the factories of every observer, given the lab's plan;
-// each returns nil where it has nothing to watch.
-var observers = []func(p *plan.Plan) observer{newIPTablesObserver, newIPVSObserver}
+// observers are the factories of every observer, given the wiring of the
+// plan the lab was brought up with (which namespaces have what); each
+// returns nil where it has nothing to watch.
+var observers = []func(w *plan.Wiring) observer{newIPTablesObserver, newIPVSObserver}
 
 // ---- iptables: rule counters ----------------------------------------------
 
 type iptablesObserver struct {
-	nss    []*plan.Namespace
+	nss    []*plan.WiredNamespace
 	counts map[string]map[ruleKey]counter
 }
 
@@ -93,10 +94,10 @@ type ruleKey struct {
 	rule         string
 }
 
-func newIPTablesObserver(p *plan.Plan) observer {
+func newIPTablesObserver(w *plan.Wiring) observer {
 	o := &iptablesObserver{counts: map[string]map[ruleKey]counter{}}
-	for _, ns := range p.Namespaces {
-		if ns.IPTables != nil {
+	for i := range w.Namespaces {
+		if ns := &w.Namespaces[i]; ns.IPTables {
 			o.nss = append(o.nss, ns)
 		}
 	}
@@ -226,13 +227,13 @@ func counterPackets(s string) uint64 {
 // ipvsObserver reads IPVS's connection table (ipvsadm -Lnc), which shows a
 // connection at once; the per-service statistics lag by about 2 s.
 type ipvsObserver struct {
-	nss map[string]*plan.Namespace
+	nss map[string]*plan.WiredNamespace
 }
 
-func newIPVSObserver(p *plan.Plan) observer {
-	o := &ipvsObserver{nss: map[string]*plan.Namespace{}}
-	for _, ns := range p.Namespaces {
-		if len(ns.IPVS) > 0 {
+func newIPVSObserver(w *plan.Wiring) observer {
+	o := &ipvsObserver{nss: map[string]*plan.WiredNamespace{}}
+	for i := range w.Namespaces {
+		if ns := &w.Namespaces[i]; ns.IPVS > 0 {
 			o.nss[ns.Name] = ns
 		}
 	}

@@ -62,7 +62,7 @@ func ShortPath(hops []Hop) []string {
 	return out
 }
 
-// wiring is what tracing needs of the lab's plan: which device is the far
+// wiring is what tracing needs of the lab's plan (its stored wiring): which device is the far
 // end of each veth, each bridge port's bridge, and who owns a namespace.
 type wiring struct {
 	peer   map[devKey]devKey
@@ -72,7 +72,7 @@ type wiring struct {
 
 type devKey struct{ ns, dev string }
 
-func newWiring(p *plan.Plan) *wiring {
+func newWiring(p *plan.Wiring) *wiring {
 	w := &wiring{peer: map[devKey]devKey{}, master: map[devKey]string{}, owner: map[string]string{}}
 	for _, ns := range p.Namespaces {
 		w.owner[ns.Name] = ns.Owner

@@ -18,7 +18,6 @@ import (
 
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
-	"github.com/netlab/netlab/lab/cloud"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -400,12 +399,12 @@ func (e *PinError) Error() string {
 // pinDSCP is the DSCP that makes the SLB send Service svc to node.
 func pinDSCP(t *topology.Topology, svc, node string) (int, error) {
 	n := t.Node(node)
-	if n.Index >= cloud.MaxPinnedNodes {
-		return 0, &PinError{svc, node, fmt.Sprintf("only the first %d nodes can be pinned", cloud.MaxPinnedNodes)}
+	if n.Index >= topology.MaxPinnedNodes {
+		return 0, &PinError{svc, node, fmt.Sprintf("only the first %d nodes can be pinned", topology.MaxPinnedNodes)}
 	}
-	for _, b := range cloud.Backends(t, t.Service(svc)) {
+	for _, b := range t.LBBackends(t.Service(svc)) {
 		if b.Name == node {
-			return cloud.PinDSCP(n.Index), nil
+			return topology.PinDSCP(n.Index), nil
 		}
 	}
 	return 0, &PinError{svc, node, "it is not one of the SLB's backends (externalTrafficPolicy Local and no ready endpoint there: the health check fails); pin one of: " +
@@ -414,7 +413,7 @@ func pinDSCP(t *topology.Topology, svc, node string) (int, error) {
 
 func backendNames(t *topology.Topology, svc string) []string {
 	var out []string
-	for _, b := range cloud.Backends(t, t.Service(svc)) {
+	for _, b := range t.LBBackends(t.Service(svc)) {
 		out = append(out, b.Name)
 	}
 	if len(out) == 0 {

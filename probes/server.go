@@ -93,26 +93,26 @@ func RunDaemon(labName string, ready *os.File) error {
 			return err
 		}
 	}
-	// kube-proxy userspace mode: the proxy sockets on every node.
-	proxiesByNode, err := lab.UserspaceProxies(l.Topology)
+	// kube-proxy userspace mode: the proxy sockets on every node, as up
+	// compiled them.
+	p, err := l.PlanWith(state.PartProxies)
 	if err != nil {
+		if ready != nil {
+			fmt.Fprintf(ready, "error: %v\n", err)
+		}
 		return err
 	}
 	var proxies []*userspaceProxy
-	for _, n := range l.Topology.Nodes {
-		ns, err := l.NS(n.Name)
-		if err != nil {
-			return err
-		}
-		for _, spec := range proxiesByNode[n.Name] {
-			p, err := openUserspaceProxy(ns, spec)
+	for _, ns := range p.Namespaces {
+		for _, spec := range ns.UserspaceProxies {
+			px, err := openUserspaceProxy(ns.Name, spec)
 			if err != nil {
 				if ready != nil {
-					fmt.Fprintf(ready, "error: kube-proxy on %s: listen :%d for %s: %v\n", n.Name, spec.Port, spec.Service, err)
+					fmt.Fprintf(ready, "error: kube-proxy on %s: listen :%d for %s: %v\n", ns.Owner, spec.Port, spec.Service, err)
 				}
 				return err
 			}
-			proxies = append(proxies, p)
+			proxies = append(proxies, px)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

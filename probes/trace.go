@@ -49,26 +49,27 @@ func (v *Verdict) Matches(s string) bool {
 // decisions. Open one per batch of probes; a probe through a tracer must
 // be the only traffic in the lab while it runs.
 type Tracer struct {
-	lab    *lab.Lab
-	plan   *plan.Plan
-	wires  *wiring
-	cap    *capture
-	decide bool
+	lab     *lab.Lab
+	applied *plan.Wiring // the wiring of the plan the lab was brought up with
+	wires   *wiring
+	cap     *capture
+	decide  bool
 }
 
-// NewTracer opens a tracer on a lab. rules adds the rule counters, IPVS
+// NewTracer opens a tracer on a lab, on the namespaces of the plan up
+// stored for it (nothing is compiled). rules adds the rule counters, IPVS
 // connections and the verdict's deciding rule (netlab trace), at a cost of
 // a few iptables-save runs per probe.
 func NewTracer(l *lab.Lab, rules bool) (*Tracer, error) {
-	p, err := lab.Compile(l.Topology, l.State.Lab)
+	w, err := l.Wiring()
 	if err != nil {
 		return nil, err
 	}
-	c, err := openCapture(p.Names())
+	c, err := openCapture(w.Names())
 	if err != nil {
 		return nil, err
 	}
-	return &Tracer{lab: l, plan: p, wires: newWiring(p), cap: c, decide: rules}, nil
+	return &Tracer{lab: l, applied: w, wires: newWiring(w), cap: c, decide: rules}, nil
 }
 
 // Close releases the capture.
@@ -84,7 +85,7 @@ func (t *Tracer) start(rules bool) []observer {
 	var obs []observer
 	if t.decide || rules {
 		for _, f := range observers {
-			if o := f(t.plan); o != nil {
+			if o := f(t.applied); o != nil {
 				if err := o.before(); err == nil {
 					obs = append(obs, o)
 				}

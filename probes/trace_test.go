@@ -88,7 +88,7 @@ func TestFollow(t *testing.T) {
 		}},
 		{Name: "p", Owner: "web"},
 	}}
-	w := newWiring(p)
+	w := newWiring(p.Wiring())
 	syn := packet{Proto: "tcp", ID: 1, Seq: 42, Flags: tcpSYN}
 	other := packet{Proto: "tcp", ID: 2, Seq: 9, Flags: tcpSYN | tcpACK, Ack: 43}
 	cap := func(ns, dev string, out bool, pk packet) captured {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/netlab/netlab/lab/apply"
-	"github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/plan"
 )
 
 // userspaceProxy is kube-proxy's userspace mode doing its own work: one
@@ -21,7 +21,7 @@ import (
 // address for a local endpoint, its flannel.1 address for a remote one.
 type userspaceProxy struct {
 	ns   string
-	spec kubeproxy.Proxy
+	spec plan.Proxy
 	ln   net.Listener
 	pc   *net.UDPConn
 	next atomic.Uint64
@@ -35,7 +35,7 @@ type affinityEntry struct {
 	until    time.Time
 }
 
-func openUserspaceProxy(ns string, spec kubeproxy.Proxy) (*userspaceProxy, error) {
+func openUserspaceProxy(ns string, spec plan.Proxy) (*userspaceProxy, error) {
 	p := &userspaceProxy{ns: ns, spec: spec, affinity: map[netip.Addr]affinityEntry{}}
 	err := apply.Do(ns, func() error {
 		var err error

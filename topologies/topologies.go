@@ -49,3 +49,26 @@ func Synthetic(name string, nodes, pods int) []byte {
 	}
 	return []byte(b.String())
 }
+
+// SyntheticServices returns a generated one-node scenario with n Services
+// of 3 endpoints each (every fifth a NodePort), kube-proxy iptables 1.28,
+// and a client pod: a large cluster's Service count on the smallest lab,
+// for benchmarks of what a big ruleset costs.
+func SyntheticServices(name string, n int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\ncni: {plugin: flannel, backend: vxlan}\nkubeProxy: {mode: iptables, version: \"1.28\"}\n", name)
+	b.WriteString("network: {nodes: 10.0.0.0/16, pods: 10.244.0.0/16, services: 10.96.0.0/12}\nnodes:\n  - {name: node-1}\npods:\n")
+	b.WriteString("  - {name: client, node: node-1, labels: {app: client}}\n")
+	for i := 0; i < 3; i++ {
+		fmt.Fprintf(&b, "  - {name: web-%d, node: node-1, labels: {app: web}, ports: [80]}\n", i)
+	}
+	b.WriteString("services:\n")
+	for i := 0; i < n; i++ {
+		typ := ""
+		if i%5 == 0 {
+			typ = ", type: NodePort"
+		}
+		fmt.Fprintf(&b, "  - {name: svc-%d, selector: {app: web}, ports: [{port: 80}]%s}\n", i, typ)
+	}
+	return []byte(b.String())
+}

@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/internal/textdiff"
-	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -46,7 +46,7 @@ chain that keeps its name across versions lines up.`,
 				}
 				t := *sc.Topology
 				t.KubeProxy = kp
-				p, err := lab.Compile(&t, t.Name)
+				p, err := compile.Compile(&t, t.Name)
 				if err != nil {
 					return fmt.Errorf("%s: %w", spec, err)
 				}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -16,7 +16,7 @@ import (
 // preflight refuses a scenario this kernel cannot build, naming what is
 // missing and how to get it; netlab never falls back silently.
 func preflight(t *topology.Topology) error {
-	missing := kernel.Missing(lab.Requirements(t)...)
+	missing := kernel.Missing(compile.Requirements(t)...)
 	if len(missing) == 0 {
 		return nil
 	}
@@ -73,7 +73,7 @@ what that scenario needs and exits 1 if anything is missing.`,
 				if err != nil {
 					return err
 				}
-				needs, scenario = lab.Requirements(sc.Topology), sc.Topology.Name
+				needs, scenario = compile.Requirements(sc.Topology), sc.Topology.Name
 			}
 			needed := map[kernel.Feature]bool{}
 			for _, f := range needs {

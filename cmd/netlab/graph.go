@@ -10,8 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/graph"
-	"github.com/netlab/netlab/lab/kernel"
+	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/lab/topology"
 	"github.com/netlab/netlab/probes"
@@ -82,7 +83,7 @@ vertex and edge on it says so in its own "path" field.`,
 			if err != nil {
 				return err
 			}
-			p, err := lab.CompileWith(src.topo, src.name, lab.Options{KernelVersion: kernel.Release()})
+			p, err := src.plan()
 			if err != nil {
 				return err
 			}
@@ -119,6 +120,16 @@ type source struct {
 	topo *topology.Topology
 	name string
 	lab  *lab.Lab
+}
+
+// plan is what graph draws from: the plan a running lab was brought up
+// with (as stored, without its rulesets, which graph does not draw), or
+// the scenario compiled for this machine.
+func (s source) plan() (*plan.Plan, error) {
+	if s.lab != nil {
+		return s.lab.PlanWith(state.PartNetwork)
+	}
+	return compile.ForHost(s.topo, s.name)
 }
 
 // graphSource resolves the argument as test does: a running lab first,

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/netlab/netlab/internal/testenv"
+	"github.com/netlab/netlab/lab/compile"
+	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/state"
+	"github.com/netlab/netlab/lab/topology"
 	"github.com/netlab/netlab/topologies"
 )
 
@@ -83,8 +86,10 @@ func TestGraphErrors(t *testing.T) {
 	}
 }
 
-// TestGraphRunningLab draws a lab from its recorded scenario under the
-// lab's own name; only the state file is needed, no namespace.
+// TestGraphRunningLab draws a lab from its recorded scenario and the plan
+// up stored, under the lab's own name; only the state is needed, no
+// namespace. A device only the stored plan has is drawn: graph does not
+// compile the scenario again. A lab without a stored plan is refused.
 func TestGraphRunningLab(t *testing.T) {
 	isolateState(t)
 	data, _ := topologies.Get("flannel-vxlan")
@@ -93,13 +98,38 @@ func TestGraphRunningLab(t *testing.T) {
 	if err := state.Create(st); err != nil {
 		t.Fatal(err)
 	}
+	code, _, stderr := cli(t, "graph", "mylab")
+	if code != 1 || !strings.Contains(stderr, "brought up by an older netlab") {
+		t.Errorf("no stored plan: exit %d, %q", code, stderr)
+	}
+	topo, err := topology.Load("flannel-vxlan.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := compile.ForHost(topo, "mylab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := p.Namespace("mylab-node-1")
+	node.Links = append(node.Links, plan.Link{Name: "only-stored", Kind: plan.KindDummy})
+	if err := state.SavePlan("mylab", p); err != nil {
+		t.Fatal(err)
+	}
 	code, out, stderr := cli(t, "graph", "mylab", "-o", "json")
 	var g struct {
 		Lab      string
 		Clusters []struct{ Namespace string }
+		Vertices []struct{ Namespace, Name string }
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &g) != nil || g.Lab != "mylab" || len(g.Clusters) == 0 || g.Clusters[0].Namespace != "mylab-vpc" {
 		t.Errorf("exit %d: %s\n%s", code, stderr, out)
+	}
+	drawn := false
+	for _, v := range g.Vertices {
+		drawn = drawn || v.Namespace == "mylab-node-1" && v.Name == "only-stored"
+	}
+	if !drawn {
+		t.Errorf("the stored plan's device only-stored is not drawn:\n%.2000s", out)
 	}
 	code, _, stderr = cli(t, "graph", "mylab", "--kube-proxy", "ipvs@1.28")
 	if code != 1 || !strings.Contains(stderr, "--kube-proxy applies to a scenario") {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 )
@@ -42,7 +43,7 @@ shell commands. What is printed is what is applied. -o json prints the plan itse
 			if name == "" {
 				name = sc.Topology.Name
 			}
-			p, err := lab.CompileWith(sc.Topology, name, lab.Options{KernelVersion: kernelVersion})
+			p, err := compile.CompileWith(sc.Topology, name, compile.Options{KernelVersion: kernelVersion})
 			if err != nil {
 				return err
 			}

@@ -24,21 +24,10 @@ const (
 	SLBPort     = "slb" // the router's end of the link
 	SLBRouterIP = "100.100.0.1"
 	SLBIP       = "100.100.0.2"
-	// MaxPinnedNodes is how many nodes a probe can pin the SLB to: the
-	// pin is the DSCP of the client's packets (PinDSCP), 1-63.
-	MaxPinnedNodes = 63
 	// forwardedMark is the connmark bit the VPC router gives connections
 	// the SLB forwarded.
 	forwardedMark = "0x1/0x1"
 )
-
-// PinDSCP is the DSCP value of a client's packets that makes the SLB pick
-// node i (its index in the topology); 0, the default, leaves the choice to
-// the SLB's balancing. A DSCP survives what a source port does not: a pod's
-// connection to an LB IP leaves its node masqueraded (flannel's MASQUERADE
-// --random-fully), which picks a new random source port, so a pin carried
-// in the port would be lost on the way.
-func PinDSCP(i int) int { return i + 1 }
 
 // NeedsSLB reports whether the topology has a LoadBalancer Service or a
 // listener of its own.
@@ -52,28 +41,6 @@ func NeedsSLB(t *topology.Topology) bool {
 		}
 	}
 	return false
-}
-
-// Backends are the nodes the SLB sends a Service to: every node for
-// externalTrafficPolicy Cluster; for Local only nodes with a ready local
-// endpoint, because the SLB's health check against healthCheckNodePort
-// fails everywhere else.
-func Backends(t *topology.Topology, s *topology.Service) []*topology.Node {
-	var out []*topology.Node
-	for i := range t.Nodes {
-		n := &t.Nodes[i]
-		if s.ExternalTrafficPolicy != topology.PolicyLocal {
-			out = append(out, n)
-			continue
-		}
-		for _, p := range t.Endpoints(s) {
-			if p.Node == n.Name && p.IsReady() {
-				out = append(out, n)
-				break
-			}
-		}
-	}
-	return out
 }
 
 // BuildSLB adds the SLB namespace (already in p) and its routing in the
@@ -104,7 +71,7 @@ func BuildSLB(p *plan.Plan, t *topology.Topology) {
 			continue
 		}
 		route(s.LBAddr.String())
-		backends := Backends(t, s)
+		backends := t.LBBackends(s)
 		for _, sp := range s.Ports {
 			proto := strings.ToLower(sp.Protocol)
 			name := fmt.Sprintf("%s/%s", s.Namespace, s.Name)
@@ -134,11 +101,11 @@ func BuildSLB(p *plan.Plan, t *topology.Topology) {
 				continue
 			}
 			for _, n := range backends {
-				if n.Index >= MaxPinnedNodes {
+				if n.Index >= topology.MaxPinnedNodes {
 					continue
 				}
 				r.Append("nat", chain, fmt.Sprintf(`-p %s -m dscp --dscp 0x%02x -m comment --comment "pinned to %s" -j DNAT --to-destination %s:%d`,
-					proto, PinDSCP(n.Index), n.Name, n.Addr, sp.NodePort))
+					proto, topology.PinDSCP(n.Index), n.Name, n.Addr, sp.NodePort))
 			}
 			for j, n := range backends {
 				stat := ""

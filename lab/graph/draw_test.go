@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netlab/netlab/lab"
+	labcompile "github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -45,7 +45,7 @@ cloud:
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := lab.Compile(topo, name)
+	p, err := labcompile.Compile(topo, name)
 	if err != nil {
 		t.Fatal(err)
 	}

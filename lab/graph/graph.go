@@ -442,14 +442,14 @@ func (b *builder) routes() {
 }
 
 // slb draws what the SLB forwards to each backend: per node, every
-// LBIP:port it DNATs to that node's NodePort (cloud.Backends decides, as
+// LBIP:port it DNATs to that node's NodePort (Topology.LBBackends decides, as
 // for the SLB's rules), then its own listeners per outside host.
 func (b *builder) slb() {
 	from := b.addrs[cloud.SLBIP]
 	if from == nil || b.role[from.Namespace] != plan.RoleSLB {
 		return
 	}
-	// One pass over the Services (Backends walks the endpoints), then one
+	// One pass over the Services (LBBackends walks the endpoints), then one
 	// edge per node in node order.
 	perNode := make([][]labelPart, len(b.t.Nodes))
 	for i := range b.t.Services {
@@ -457,7 +457,7 @@ func (b *builder) slb() {
 		if s.Type != topology.TypeLoadBalancer || !s.LBAddr.IsValid() {
 			continue
 		}
-		for _, n := range cloud.Backends(b.t, s) {
+		for _, n := range b.t.LBBackends(s) {
 			for _, sp := range s.Ports {
 				perNode[n.Index] = append(perNode[n.Index], labelPart{s.Name,
 					fmt.Sprintf("%s:%d%s → :%d", s.LBAddr, sp.Port, protoSuffix(sp.Protocol), sp.NodePort)})

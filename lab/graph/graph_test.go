@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netlab/netlab/lab"
+	labcompile "github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 	"github.com/netlab/netlab/topologies"
@@ -33,7 +33,7 @@ func compile(t *testing.T, name string) (*topology.Topology, *plan.Plan) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := lab.Compile(topo, name)
+	p, err := labcompile.Compile(topo, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,6 @@ type IPVSResult struct {
 	NFAcctCounters []string
 }
 
-
 // IPVSDummyDevice is the dummy link kube-proxy binds the service
 // addresses to (Addresses); it is created but never set up.
 const IPVSDummyDevice = "kube-ipvs0"

@@ -80,7 +80,7 @@ type NodeState struct {
 	IPVS   []plan.IPVSService
 	// Proxies are the proxy sockets of the userspace mode, which the lab
 	// daemon opens on the node.
-	Proxies []Proxy
+	Proxies []plan.Proxy
 }
 
 var modes = struct {

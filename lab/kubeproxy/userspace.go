@@ -34,21 +34,7 @@ var userspaceRemoved = Version{1, 26}
 // iptables rules and the proxy sockets it opens.
 type UserspaceResult struct {
 	Rules   *plan.Ruleset
-	Proxies []Proxy
-}
-
-// Proxy is one proxy socket: kube-proxy listens on Port (on every
-// address) and sends each connection to one of Endpoints.
-type Proxy struct {
-	// Service is the ServicePortName, "namespace/name:port" (the rules'
-	// comment).
-	Service  string `json:"service"`
-	Protocol string `json:"protocol"`
-	Port     int    `json:"port"`
-	// Endpoints are the ready endpoints, "ip:port", in EndpointSlice order.
-	Endpoints []string `json:"endpoints"`
-	// AffinitySeconds > 0 is ClientIP session affinity.
-	AffinitySeconds int `json:"affinitySeconds,omitempty"`
+	Proxies []plan.Proxy
 }
 
 // Userspace renders the userspace proxier's rules for node n at version v.
@@ -84,7 +70,7 @@ func Userspace(v Version, n Node) (*UserspaceResult, error) {
 			proto = "tcp"
 		}
 		proxyPort := UserspaceProxyPortBase + len(res.Proxies)
-		px := Proxy{Service: name, Protocol: strings.ToUpper(proto), Port: proxyPort, Endpoints: readyEndpoints(s, p)}
+		px := plan.Proxy{Service: name, Protocol: strings.ToUpper(proto), Port: proxyPort, Endpoints: readyEndpoints(s, p)}
 		if s.SessionAffinity == "ClientIP" {
 			px.AffinitySeconds = s.SessionAffinityTimeoutSeconds
 			if px.AffinitySeconds == 0 {

@@ -52,6 +52,25 @@ type Namespace struct {
 	NFAcct []string `json:"nfacct,omitempty"`
 	// IPTables is applied with one iptables-restore call.
 	IPTables *Ruleset `json:"iptables,omitempty"`
+	// UserspaceProxies are the sockets kube-proxy's userspace mode listens
+	// on in a node: not kernel state (nothing applies or renders them), but
+	// what the lab daemon opens there, recorded with the plan so that it
+	// opens exactly what was compiled.
+	UserspaceProxies []Proxy `json:"userspaceProxies,omitempty"`
+}
+
+// Proxy is one userspace proxy socket: kube-proxy listens on Port (on every
+// address) and sends each connection to one of Endpoints.
+type Proxy struct {
+	// Service is the ServicePortName, "namespace/name:port" (the rules'
+	// comment).
+	Service  string `json:"service"`
+	Protocol string `json:"protocol"`
+	Port     int    `json:"port"`
+	// Endpoints are the ready endpoints, "ip:port", in EndpointSlice order.
+	Endpoints []string `json:"endpoints"`
+	// AffinitySeconds > 0 is ClientIP session affinity.
+	AffinitySeconds int `json:"affinitySeconds,omitempty"`
 }
 
 // Sysctl is a /proc/sys key (dotted) set inside the namespace.

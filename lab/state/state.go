@@ -68,7 +68,7 @@ const markerName = ".netlab-lab"
 
 // ownFiles are every file netlab writes in a lab's directory; Remove deletes
 // these and then the directory, which fails if anything else is in it.
-var ownFiles = []string{"state.json", "state.json.tmp", "daemon.pid", "daemon.log", markerName}
+var ownFiles = append([]string{"state.json", "state.json.tmp", "daemon.pid", "daemon.log", markerName}, planFiles()...)
 
 // ErrNotFound is returned by Load for a lab with no state.
 var ErrNotFound = errors.New("no such lab")

@@ -1,4 +1,4 @@
-package lab
+package compile
 
 import (
 	"bytes"
@@ -48,10 +48,10 @@ func TestCompileGolden(t *testing.T) {
 			}
 			want, err := os.ReadFile(golden)
 			if err != nil {
-				t.Fatalf("%v (run go test ./lab -update)", err)
+				t.Fatalf("%v (run go test ./lab/compile -update)", err)
 			}
 			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("plan for %s differs from %s; run go test ./lab -update and review the diff.\n%s", name, golden, firstDiff(string(want), got.String()))
+				t.Errorf("plan for %s differs from %s; run go test ./lab/compile -update and review the diff.\n%s", name, golden, firstDiff(string(want), got.String()))
 			}
 		})
 	}

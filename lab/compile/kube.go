@@ -1,4 +1,4 @@
-package lab
+package compile
 
 import (
 	"fmt"
@@ -34,6 +34,9 @@ func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 		ns.IPSets, ns.IPVS = st.IPSets, st.IPVS
 		ns.Sysctls = append(ns.Sysctls, st.Sysctls...)
 		ns.NFAcct = append(ns.NFAcct, st.NFAcct...)
+		// The lab daemon opens these (probes.RunDaemon), from the plan up
+		// stored: the proxies of the rules applied.
+		ns.UserspaceProxies = st.Proxies
 		// Bridged pod-to-pod traffic on cni0 must cross iptables for a
 		// same-node Service reply to be un-DNATed (kubeadm checks this;
 		// kube-proxy 1.1 set it itself).
@@ -49,40 +52,6 @@ func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 // cluster CIDR (--cluster-cidr) and every Service.
 func kubeProxyNode(t *topology.Topology, n *topology.Node, services []kubeproxy.Service) kubeproxy.Node {
 	return kubeproxy.Node{Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services}
-}
-
-// UserspaceProxies is, per node, the proxy sockets kube-proxy opens there
-// (none in modes without them): the lab daemon opens them.
-func UserspaceProxies(t *topology.Topology) (map[string][]kubeproxy.Proxy, error) {
-	if !proxies(t) {
-		return nil, nil
-	}
-	kp := t.KubeProxy
-	v, err := kubeproxy.ParseVersion(kp.Version)
-	if err != nil {
-		return nil, err
-	}
-	services := KubeProxyServices(t, v)
-	out := map[string][]kubeproxy.Proxy{}
-	for _, n := range t.Nodes {
-		st, err := kubeproxy.Render(kp.Mode, v, kubeProxyNode(t, &n, services), kubeproxy.Options{})
-		if err != nil {
-			return nil, err
-		}
-		if len(st.Proxies) > 0 {
-			out[n.Name] = st.Proxies
-		}
-	}
-	return out, nil
-}
-
-// proxies reports a kube-proxy mode whose proxy sockets the daemon opens.
-func proxies(t *topology.Topology) bool {
-	if t.KubeProxy == nil {
-		return false
-	}
-	m, ok := kubeproxy.Lookup(t.KubeProxy.Mode)
-	return ok && m.Proxies
 }
 
 // KubeProxyServices turns the topology's Services and the pods their

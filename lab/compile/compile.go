@@ -1,10 +1,14 @@
-// Package lab is the engine: it compiles a topology into a plan, applies it
-// to the kernel, records what it made, and tears it down again.
-package lab
+// Package compile is the compile step: it turns a validated topology into
+// the lab's plan (lab/plan) with the renderers (lab/cloud, lab/cni,
+// lab/kubeproxy), and says what a scenario needs of the kernel. It is pure:
+// no kernel access. Linking it also registers every kube-proxy mode and CNI
+// plugin with the scenario loader (lab/topology).
+package compile
 
 import (
 	"github.com/netlab/netlab/lab/cloud"
 	"github.com/netlab/netlab/lab/cni"
+	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -35,6 +39,12 @@ type Options struct {
 // kernel. It is pure: same input, same plan, no kernel access.
 func Compile(t *topology.Topology, lab string) (*plan.Plan, error) {
 	return CompileWith(t, lab, Options{})
+}
+
+// ForHost compiles for the machine netlab runs on (its kernel's version):
+// the plan up applies here.
+func ForHost(t *topology.Topology, lab string) (*plan.Plan, error) {
+	return CompileWith(t, lab, Options{KernelVersion: kernel.Release()})
 }
 
 // CompileWith is Compile for the machine o describes.
