@@ -46,7 +46,7 @@ chain that keeps its name across versions lines up.`,
 				}
 				t := *sc.Topology
 				t.KubeProxy = kp
-				p, err := compile.Compile(&t, t.Name)
+				p, err := compile.ForHost(&t, t.Name)
 				if err != nil {
 					return fmt.Errorf("%s: %w", spec, err)
 				}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -132,25 +131,20 @@ func (s source) plan() (*plan.Plan, error) {
 	return compile.ForHost(s.topo, s.name)
 }
 
-// graphSource resolves the argument as test does: a running lab first,
-// then a scenario. Drawing reads only the lab's recorded scenario and
-// creates nothing, so unlike openLab it does not ask for root.
+// graphSource resolves the argument as test does (labOrScenario). Drawing
+// reads only the lab's stored plan and creates nothing, so unlike the
+// commands that probe it does not ask for root.
 func graphSource(arg, kubeProxy string) (source, error) {
-	if topology.ValidName(arg) == nil {
-		l, err := lab.Open(arg)
-		if err == nil {
-			if kubeProxy != "" {
-				return source{}, fmt.Errorf("--kube-proxy applies to a scenario; lab %s is up and is drawn as it was brought up", arg)
-			}
-			return source{l.Topology, l.State.Lab, l}, nil
-		}
-		if !errors.Is(err, state.ErrNotFound) {
-			return source{}, err
-		}
-	}
-	sc, err := loadScenario(arg, kubeProxy)
+	running, sc, err := labOrScenario(arg, kubeProxy)
 	if err != nil {
 		return source{}, err
+	}
+	if running != "" {
+		l, err := lab.Open(running)
+		if err != nil {
+			return source{}, err
+		}
+		return source{l.Topology, l.State.Lab, l}, nil
 	}
 	return source{topo: sc.Topology, name: sc.Topology.Name}, nil
 }

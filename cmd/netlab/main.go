@@ -232,6 +232,21 @@ func loadScenario(arg string, kubeProxy ...string) (*lab.Scenario, error) {
 	return lab.LoadScenario(source, data, strings.Join(kubeProxy, ""))
 }
 
+// labOrScenario resolves the argument of the commands that take a running
+// lab or a scenario (test, graph): a lab that is up comes first (its name
+// is returned), else a built-in scenario or a file (loaded, with the
+// --kube-proxy override, which a running lab does not take).
+func labOrScenario(arg, kubeProxy string) (labName string, sc *lab.Scenario, err error) {
+	if state.CheckName(arg) == nil && state.IsLab(arg) {
+		if kubeProxy != "" {
+			return "", nil, fmt.Errorf("--kube-proxy applies to a scenario; lab %s is already up (netlab up SCENARIO --kube-proxy %s --name OTHER)", arg, kubeProxy)
+		}
+		return arg, nil, nil
+	}
+	sc, err = loadScenario(arg, kubeProxy)
+	return "", sc, err
+}
+
 // addKubeProxy adds --kube-proxy to a command.
 func addKubeProxy(c *cobra.Command, v *string) {
 	c.Flags().StringVar(v, "kube-proxy", "", "override the scenario's kube-proxy: MODE@VERSION, e.g. iptables@1.28")

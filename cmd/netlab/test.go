@@ -124,16 +124,16 @@ dropped it.`,
 // labToTest resolves test's argument: a running lab (held shared and
 // checked healthy), or a scenario brought up as a lab of its own (temp).
 func labToTest(ctx context.Context, arg, name, kubeProxy string) (l *lab.Lab, temp bool, err error) {
-	if state.CheckName(arg) == nil && state.IsLab(arg) {
-		if kubeProxy != "" || name != "" {
-			return nil, false, fmt.Errorf("--kube-proxy and --name apply to a scenario; lab %s is already up (netlab test SCENARIO --kube-proxy %s --name OTHER)", arg, kubeProxy)
-		}
-		l, err := useLab("table", arg)
-		return l, false, err
-	}
-	sc, err := loadScenario(arg, kubeProxy)
+	running, sc, err := labOrScenario(arg, kubeProxy)
 	if err != nil {
 		return nil, false, err
+	}
+	if running != "" {
+		if name != "" {
+			return nil, false, fmt.Errorf("--name applies to a scenario; lab %s is already up", arg)
+		}
+		l, err := useLab("table", running)
+		return l, false, err
 	}
 	if name == "" {
 		name = sc.Topology.Name
