@@ -7,9 +7,8 @@ package cni
 
 import (
 	"fmt"
-	"sort"
-	"sync"
 
+	"github.com/netlab/netlab/internal/registry"
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
@@ -33,38 +32,16 @@ type Plugin struct {
 	Build func(p *plan.Plan, t *topology.Topology) error
 }
 
-var plugins = struct {
-	sync.RWMutex
-	m map[string]Plugin
-}{m: map[string]Plugin{}}
+var plugins registry.Of[Plugin]
 
 // Register makes a plugin known to the compile step and to scenarios.
 func Register(p Plugin) {
-	plugins.Lock()
-	plugins.m[p.Name] = p
-	plugins.Unlock()
+	plugins.Put(p.Name, p)
 	topology.RegisterCNIPlugin(topology.CNIPluginInfo{Name: p.Name, Backends: p.Backends, Validate: p.Validate, Default: p.Default})
 }
 
 // Lookup returns a registered plugin.
-func Lookup(name string) (Plugin, bool) {
-	plugins.RLock()
-	defer plugins.RUnlock()
-	p, ok := plugins.m[name]
-	return p, ok
-}
-
-// Plugins lists the registered plugins by name.
-func Plugins() []Plugin {
-	plugins.RLock()
-	defer plugins.RUnlock()
-	out := make([]Plugin, 0, len(plugins.m))
-	for _, p := range plugins.m {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
+func Lookup(name string) (Plugin, bool) { return plugins.Get(name) }
 
 // Build wires every node and pod for the topology's CNI plugin.
 func Build(p *plan.Plan, t *topology.Topology) error {

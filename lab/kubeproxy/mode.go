@@ -2,9 +2,8 @@ package kubeproxy
 
 import (
 	"fmt"
-	"sort"
-	"sync"
 
+	"github.com/netlab/netlab/internal/registry"
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
@@ -83,42 +82,20 @@ type NodeState struct {
 	Proxies []plan.Proxy
 }
 
-var modes = struct {
-	sync.RWMutex
-	m map[string]Mode
-}{m: map[string]Mode{}}
+var modes registry.Of[Mode]
 
 // Register makes a mode known to the compile step and to scenarios
 // (topology validation: its name, default version and version window). A
 // name registered again replaces the first.
 func Register(m Mode) {
-	modes.Lock()
-	modes.m[m.Name] = m
-	modes.Unlock()
+	modes.Put(m.Name, m)
 	topology.RegisterKubeProxyMode(topology.KubeProxyModeInfo{
 		Name: m.Name, DefaultVersion: DefaultVersion, Default: m.Default, Exists: m.exists,
 	})
 }
 
 // Lookup returns a registered mode.
-func Lookup(name string) (Mode, bool) {
-	modes.RLock()
-	defer modes.RUnlock()
-	m, ok := modes.m[name]
-	return m, ok
-}
-
-// Modes lists the registered modes by name.
-func Modes() []Mode {
-	modes.RLock()
-	defer modes.RUnlock()
-	out := make([]Mode, 0, len(modes.m))
-	for _, m := range modes.m {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
+func Lookup(name string) (Mode, bool) { return modes.Get(name) }
 
 // DefaultVersion is the kube-proxy minor a scenario gets when it names none.
 const DefaultVersion = "1.28"

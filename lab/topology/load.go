@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -161,3 +163,6 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// sortedKeys lists a map's keys in order, for messages.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

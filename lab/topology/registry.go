@@ -2,10 +2,9 @@ package topology
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
-	"sync"
+
+	"github.com/netlab/netlab/internal/registry"
 )
 
 // The scenario layer knows kube-proxy modes and CNI plugins only through
@@ -49,58 +48,29 @@ type CNIPluginInfo struct {
 // the field, the fix, and the message.
 type Reporter func(line int, field, fix, format string, args ...any)
 
-var registry = struct {
-	sync.RWMutex
-	modes   map[string]KubeProxyModeInfo
-	plugins map[string]CNIPluginInfo
-}{modes: map[string]KubeProxyModeInfo{}, plugins: map[string]CNIPluginInfo{}}
+var (
+	modes   registry.Of[KubeProxyModeInfo]
+	plugins registry.Of[CNIPluginInfo]
+)
 
 // RegisterKubeProxyMode makes a kube-proxy mode known to scenarios. A name
 // registered twice replaces the first (tests register fakes).
-func RegisterKubeProxyMode(m KubeProxyModeInfo) {
-	registry.Lock()
-	defer registry.Unlock()
-	registry.modes[m.Name] = m
-}
+func RegisterKubeProxyMode(m KubeProxyModeInfo) { modes.Put(m.Name, m) }
 
 // RegisterCNIPlugin makes a CNI plugin known to scenarios.
-func RegisterCNIPlugin(p CNIPluginInfo) {
-	registry.Lock()
-	defer registry.Unlock()
-	registry.plugins[p.Name] = p
-}
+func RegisterCNIPlugin(p CNIPluginInfo) { plugins.Put(p.Name, p) }
 
 // KubeProxyMode returns a registered mode.
-func KubeProxyMode(name string) (KubeProxyModeInfo, bool) {
-	registry.RLock()
-	defer registry.RUnlock()
-	m, ok := registry.modes[name]
-	return m, ok
-}
+func KubeProxyMode(name string) (KubeProxyModeInfo, bool) { return modes.Get(name) }
 
 // CNIPlugin returns a registered plugin.
-func CNIPlugin(name string) (CNIPluginInfo, bool) {
-	registry.RLock()
-	defer registry.RUnlock()
-	p, ok := registry.plugins[name]
-	return p, ok
-}
+func CNIPlugin(name string) (CNIPluginInfo, bool) { return plugins.Get(name) }
 
 // KubeProxyModeNames lists the registered modes, sorted.
-func KubeProxyModeNames() []string {
-	registry.RLock()
-	defer registry.RUnlock()
-	return sortedKeys(registry.modes)
-}
+func KubeProxyModeNames() []string { return modes.Names() }
 
 // CNIPluginNames lists the registered plugins, sorted.
-func CNIPluginNames() []string {
-	registry.RLock()
-	defer registry.RUnlock()
-	return sortedKeys(registry.plugins)
-}
-
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+func CNIPluginNames() []string { return plugins.Names() }
 
 // DefaultKubeProxyMode is the name of the registered default mode ("" if none).
 func DefaultKubeProxyMode() string {
@@ -110,10 +80,8 @@ func DefaultKubeProxyMode() string {
 
 // defaultKubeProxyMode and defaultCNIPlugin are the registered defaults.
 func defaultKubeProxyMode() (KubeProxyModeInfo, bool) {
-	registry.RLock()
-	defer registry.RUnlock()
-	for _, name := range sortedKeys(registry.modes) {
-		if m := registry.modes[name]; m.Default {
+	for _, m := range modes.All() {
+		if m.Default {
 			return m, true
 		}
 	}
@@ -121,10 +89,8 @@ func defaultKubeProxyMode() (KubeProxyModeInfo, bool) {
 }
 
 func defaultCNIPlugin() (CNIPluginInfo, bool) {
-	registry.RLock()
-	defer registry.RUnlock()
-	for _, name := range sortedKeys(registry.plugins) {
-		if p := registry.plugins[name]; p.Default {
+	for _, p := range plugins.All() {
+		if p.Default {
 			return p, true
 		}
 	}
@@ -140,12 +106,6 @@ func orList(names []string) string {
 		return names[0]
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
-}
-
-// HasBackend reports whether a registered plugin has a backend.
-func HasBackend(plugin, backend string) bool {
-	p, ok := CNIPlugin(plugin)
-	return ok && slices.Contains(p.Backends, backend)
 }
 
 // unknownMode is the message for a mode nobody registered.
