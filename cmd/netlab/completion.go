@@ -355,18 +355,20 @@ func withLab(args []string, f func(*lab.Lab) []string, toComplete string) ([]cob
 
 // completeSources: a probe's FROM is a pod, node or outside client.
 func completeSources(args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	return withLab(args, func(l *lab.Lab) []string {
-		t := l.Topology
-		var out []string
-		for _, p := range t.Pods {
-			out = append(out, p.Name)
-		}
-		out = append(out, nodeNames(t)...)
-		for _, c := range t.Cloud.Clients {
-			out = append(out, c.Name)
-		}
-		return out
-	}, toComplete)
+	return withLab(args, func(l *lab.Lab) []string { return probeEnds(l.Topology) }, toComplete)
+}
+
+// probeEnds are the pods, nodes and outside clients: what a probe starts from.
+func probeEnds(t *topology.Topology) []string {
+	var out []string
+	for _, p := range t.Pods {
+		out = append(out, p.Name)
+	}
+	out = append(out, nodeNames(t)...)
+	for _, c := range t.Cloud.Clients {
+		out = append(out, c.Name)
+	}
+	return out
 }
 
 // completeObjects: what exec and rules enter, every namespace of the lab.
@@ -389,15 +391,7 @@ func nodeNames(t *topology.Topology) []string {
 // objectNames are the names lab.Namespace takes: pods, nodes, clients,
 // vpc, and slb when the scenario has one.
 func objectNames(t *topology.Topology) []string {
-	var out []string
-	for _, p := range t.Pods {
-		out = append(out, p.Name)
-	}
-	out = append(out, nodeNames(t)...)
-	for _, c := range t.Cloud.Clients {
-		out = append(out, c.Name)
-	}
-	out = append(out, "vpc")
+	out := append(probeEnds(t), "vpc")
 	if cloud.NeedsSLB(t) {
 		out = append(out, "slb")
 	}
