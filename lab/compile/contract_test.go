@@ -1,6 +1,10 @@
 package compile
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -102,5 +106,53 @@ func TestToyCNIPlugin(t *testing.T) {
 		if _, err := topology.Load("t.yaml", []byte(yaml)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v\n want %s", yaml, err, want)
 		}
+	}
+}
+
+// TestNoModeOrPluginNamedElsewhere holds the contracts' promise: outside a
+// mode's or plugin's own package, no source file compares anything with
+// the name of a kube-proxy mode, a CNI plugin or one of its backends (a
+// `== "ipvs"`, a `case "vxlan":`). Such a decision belongs in the mode or
+// plugin, behind its registry entry.
+func TestNoModeOrPluginNamedElsewhere(t *testing.T) {
+	names := topology.KubeProxyModeNames()
+	for _, n := range topology.CNIPluginNames() {
+		p, _ := topology.CNIPlugin(n)
+		names = append(append(names, n), p.Backends...)
+	}
+	var alt []string
+	for _, n := range names {
+		alt = append(alt, regexp.QuoteMeta(n))
+	}
+	rawString := regexp.MustCompile("`[^`]*`")
+	decision := regexp.MustCompile(`(==|!=|case)\s*"(` + strings.Join(alt, "|") + `)"`)
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() && (rel == filepath.Join("lab", "kubeproxy") || rel == filepath.Join("lab", "cni") || strings.HasPrefix(d.Name(), ".")) && rel != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		// Raw strings are text (help examples, YAML), not code: blank them
+		// out, keeping the line numbers.
+		code := rawString.ReplaceAllStringFunc(string(data), func(r string) string { return strings.Repeat("\n", strings.Count(r, "\n")) })
+		for i, line := range strings.Split(code, "\n") {
+			if m := decision.FindString(line); m != "" {
+				t.Errorf("%s:%d: %s: a decision on a mode or plugin outside its own package", rel, i+1, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
