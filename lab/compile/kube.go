@@ -84,7 +84,7 @@ func KubeProxyServices(t *topology.Topology, v kubeproxy.Version) []kubeproxy.Se
 		}
 		for _, pod := range t.Endpoints(s) {
 			ep := kubeproxy.Endpoint{IP: pod.Addr.String(), NodeName: pod.Node}
-			ready, serving, term := pod.IsReady(), pod.IsReady() || pod.Terminating, pod.Terminating
+			ready, serving, term := pod.IsReady(), pod.Serving(), pod.Terminating
 			ep.Ready, ep.Serving, ep.Terminating = &ready, &serving, &term
 			for _, sp := range s.Ports {
 				if port := sp.TargetOn(pod); port != 0 {

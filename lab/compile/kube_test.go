@@ -2,6 +2,7 @@ package compile
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/netlab/netlab/lab/kubeproxy"
@@ -90,5 +91,46 @@ func TestIPVSMachineOptions(t *testing.T) {
 	}
 	if s := sysctls("6.1.0-18-amd64", true); s["net.ipv4.vs.conn_reuse_mode"] != "" || s["net.ipv4.conf.all.arp_ignore"] != "1" || s["net.ipv4.conf.all.arp_announce"] != "2" {
 		t.Errorf("6.1, strict ARP: %v", s)
+	}
+}
+
+// TestTerminatingServing: a terminating pod is published serving only while
+// it is Ready (the EndpointSlice controller's podToEndpoint), so from 1.28
+// kube-proxy falls back to it when it is the only endpoint and Ready, and
+// has no endpoint when it also fails its readiness probe. netlab used to
+// publish every terminating pod as serving.
+func TestTerminatingServing(t *testing.T) {
+	for _, tc := range []struct {
+		ready      string
+		serving    bool
+		noEndpoint bool
+	}{
+		{"true", true, false},
+		{"false", false, true},
+	} {
+		yaml := `name: t
+nodes: [{name: node-1}]
+pods:
+  - {name: client, node: node-1}
+  - {name: web, node: node-1, labels: {app: web}, ports: [80], terminating: true, ready: ` + tc.ready + `}
+kubeProxy: {mode: iptables, version: "1.28"}
+services: [{name: web, selector: {app: web}, ports: [{port: 80}]}]
+`
+		topo, err := topology.Load("t.yaml", []byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps := KubeProxyServices(topo, kubeproxy.Version{Major: 1, Minor: 28})[0].Endpoints
+		if len(eps) != 1 || *eps[0].Serving != tc.serving || *eps[0].Ready || !*eps[0].Terminating {
+			t.Errorf("ready %s: endpoint %+v, want serving=%v ready=false terminating=true", tc.ready, eps, tc.serving)
+		}
+		p, err := Compile(topo, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := p.Namespace("t-node-1").IPTables.Restore()
+		if got := strings.Contains(rules, `"default/web has no endpoints"`); got != tc.noEndpoint {
+			t.Errorf("ready %s: \"has no endpoints\" rule present=%v, want %v\n%s", tc.ready, got, tc.noEndpoint, rules)
+		}
 	}
 }

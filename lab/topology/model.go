@@ -116,7 +116,14 @@ func (p *PodPort) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // IsReady is the pod's readiness (default true; false while terminating).
-func (p *Pod) IsReady() bool { return !p.Terminating && (p.Ready == nil || *p.Ready) }
+func (p *Pod) IsReady() bool { return !p.Terminating && p.Serving() }
+
+// Serving is the pod's Ready condition, terminating or not: the
+// EndpointSlice controller publishes it as the endpoint's serving condition
+// (pkg/controller/endpointslice podToEndpoint: serving = IsPodReady,
+// ready = serving && !terminating), so a terminating pod that fails its
+// readiness probe is neither ready nor serving.
+func (p *Pod) Serving() bool { return p.Ready == nil || *p.Ready }
 
 // PortNumbers lists the pod's ports.
 func (p *Pod) PortNumbers() []int { return portNumbers(p.Ports) }
