@@ -134,3 +134,33 @@ services: [{name: web, selector: {app: web}, ports: [{port: 80}]}]
 		}
 	}
 }
+
+// TestNamedTargetPortProtocol: a named targetPort is found by name and
+// protocol (Kubernetes' FindPort), so a UDP Service port named "dns" does
+// not pick the pod's TCP port called "dns"; before, netlab matched by name
+// alone.
+func TestNamedTargetPortProtocol(t *testing.T) {
+	topo, err := topology.Load("t.yaml", []byte(`name: t
+nodes: [{name: node-1}]
+pods:
+  - name: dns
+    node: node-1
+    labels: {app: dns}
+    ports: [{name: dns, port: 5353}, {name: dns-udp, port: 53, protocol: UDP}]
+services:
+  - name: dns
+    selector: {app: dns}
+    ports: [{name: udp, port: 53, protocol: UDP, targetPort: dns}, {name: tcp, port: 53, protocol: TCP, targetPort: dns}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := KubeProxyServices(topo, kubeproxy.Version{Major: 1, Minor: 28})[0].Endpoints
+	if len(eps) != 1 || len(eps[0].Ports) != 1 || eps[0].Ports[0].Name != "tcp" || eps[0].Ports[0].Port != 5353 {
+		t.Errorf("endpoints %+v: want only the TCP port, 5353 (the pod has no UDP port named dns)", eps)
+	}
+	_, err = topology.Load("t.yaml", []byte("name: t\nnodes: [{name: n}]\npods: [{name: p, node: n, ports: [{port: 80, protocol: tcp}]}]\n"))
+	if err == nil || !strings.Contains(err.Error(), `t.yaml:3: pods[0].ports[0].protocol: unknown protocol "tcp" (fix: use TCP or UDP)`) {
+		t.Errorf("lower-case protocol: %v", err)
+	}
+}

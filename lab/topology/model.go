@@ -103,7 +103,11 @@ type Pod struct {
 type PodPort struct {
 	Name string `yaml:"name"`
 	Port int    `yaml:"port"`
-	Line int    `yaml:"-"`
+	// Protocol of the container port (TCP, the default, or UDP): a named
+	// targetPort matches a port of that name and the Service port's
+	// protocol, as Kubernetes' FindPort does.
+	Protocol string `yaml:"protocol"`
+	Line     int    `yaml:"-"`
 }
 
 // UnmarshalYAML accepts a bare number as well as the mapping.
@@ -440,14 +444,15 @@ func (t *Topology) Endpoints(s *Service) []*Pod {
 	return out
 }
 
-// TargetPort resolves a Service port's target on a pod: the number, or the
-// pod's port of that name (0 if the pod has none).
+// TargetOn resolves a Service port's target on a pod: the number, or the
+// pod's port of that name and the Service port's protocol (0 if the pod
+// has none).
 func (sp *ServicePort) TargetOn(p *Pod) int {
 	if n, err := strconv.Atoi(sp.TargetPort); err == nil {
 		return n
 	}
 	for _, pp := range p.Ports {
-		if pp.Name == sp.TargetPort {
+		if pp.Name == sp.TargetPort && pp.Protocol == sp.Protocol {
 			return pp.Port
 		}
 	}

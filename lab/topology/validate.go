@@ -386,9 +386,15 @@ func validPort(p int) bool { return p >= 1 && p <= 65535 }
 // validatePorts checks the ports a pod or outside host serves.
 func validatePorts(c *collector, ownerLine int, field string, ports []PodPort) {
 	seen, seenName := map[int]bool{}, map[string]bool{}
-	for _, pp := range ports {
+	for i := range ports {
+		pp := &ports[i]
 		line := max(pp.Line, ownerLine)
+		if pp.Protocol == "" {
+			pp.Protocol = "TCP"
+		}
 		switch {
+		case pp.Protocol != "TCP" && pp.Protocol != "UDP":
+			c.add(line, fmt.Sprintf("%s.ports[%d].protocol", field, i), "use TCP or UDP", "unknown protocol %q", pp.Protocol)
 		case !validPort(pp.Port):
 			c.add(line, field+".ports", "use ports in 1-65535", "port %d is out of range", pp.Port)
 		case seen[pp.Port]:
