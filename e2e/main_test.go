@@ -18,8 +18,8 @@ import (
 
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab"
-	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/compile"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/lab/topology"
@@ -115,7 +115,7 @@ func assertGone(t *testing.T, name string) {
 
 // namespacesOf lists /run/netns entries of a lab.
 func namespacesOf(name string) []string {
-	ents, _ := os.ReadDir(apply.NetnsDir)
+	ents, _ := os.ReadDir(netns.Dir)
 	var out []string
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), name+"-") {
@@ -127,7 +127,7 @@ func namespacesOf(name string) []string {
 }
 
 func allNamespaces() []string {
-	ents, _ := os.ReadDir(apply.NetnsDir)
+	ents, _ := os.ReadDir(netns.Dir)
 	var out []string
 	for _, e := range ents {
 		out = append(out, e.Name())
@@ -152,7 +152,7 @@ func nsExec(t *testing.T, l *lab.Lab, object string, args ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := apply.Output(ns, args...)
+	out, err := netns.Output(ns, args...)
 	if err != nil {
 		t.Fatalf("in %s: %v", ns, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/lab/topology"
@@ -167,7 +168,7 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 		return nil, fmt.Errorf("lab %q already exists (netlab status %s; netlab down %s)", name, name, name)
 	}
 	for _, ns := range p.Names() {
-		if apply.Exists(ns) {
+		if netns.Exists(ns) {
 			return nil, fmt.Errorf("network namespace %s already exists but lab %s is not recorded here: another tool's, or a lab whose state was lost (netlab down --force %s removes it if netlab made it)", ns, name, name)
 		}
 	}
@@ -385,7 +386,7 @@ func down(name string, force bool) (*DownReport, error) {
 		}
 	}
 	if force {
-		marked, others, lerr := apply.LabNamespaces(name)
+		marked, others, lerr := netns.LabNamespaces(name)
 		if lerr != nil {
 			return nil, lerr
 		}
@@ -415,8 +416,8 @@ func down(name string, force bool) (*DownReport, error) {
 			errs = append(errs, fmt.Errorf("state lists namespace %s, which is not lab %s's (no %s- prefix): left alone", ns, name, name))
 			continue
 		}
-		existed := apply.Exists(ns)
-		if err := apply.DeleteNamespace(ns); err != nil {
+		existed := netns.Exists(ns)
+		if err := netns.Delete(ns); err != nil {
 			errs = append(errs, err)
 		} else if existed {
 			rep.Namespaces++
@@ -512,7 +513,7 @@ func (l *Lab) Problems() []string {
 	}
 	var missing []string
 	for _, ns := range st.Namespaces {
-		if !apply.Exists(ns) {
+		if !netns.Exists(ns) {
 			missing = append(missing, ns)
 		}
 	}

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netlab/netlab/lab"
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -201,7 +201,7 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 func dial(ns string, target netip.AddrPort, so sockOpts, timeout time.Duration) (local netip.AddrPort, ans *Answer, err error) {
 	deadline := time.Now().Add(timeout)
 	var fd int
-	err = apply.Do(ns, func() error {
+	err = netns.Do(ns, func() error {
 		return tryPorts(so.ports, func(port int) (err error) {
 			fd, local, err = connectFrom(port, so.tos, target)
 			return err
@@ -237,7 +237,7 @@ func dial(ns string, target netip.AddrPort, so sockOpts, timeout time.Duration) 
 func dialUDP(ns string, target netip.AddrPort, so sockOpts, timeout time.Duration) (local netip.AddrPort, ans *Answer, err error) {
 	deadline := time.Now().Add(timeout)
 	var conn net.Conn
-	err = apply.Do(ns, func() error {
+	err = netns.Do(ns, func() error {
 		return tryPorts(so.ports, func(port int) (err error) {
 			d := net.Dialer{LocalAddr: &net.UDPAddr{Port: port}, Control: func(_, _ string, c syscall.RawConn) error {
 				var serr error

@@ -22,7 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netlab/netlab/lab"
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/state"
 )
 
@@ -71,7 +71,7 @@ func RunDaemon(labName string, ready *os.File) error {
 		if err != nil {
 			return err
 		}
-		err = apply.Do(ns, func() error {
+		err = netns.Do(ns, func() error {
 			for _, port := range p.Ports {
 				ln, err := net.Listen("tcp4", fmt.Sprintf(":%d", port))
 				if err != nil {

@@ -20,9 +20,10 @@ import (
 	"github.com/moby/ipvs"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
-	"github.com/vishvananda/netns"
+	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 )
 
@@ -181,14 +182,14 @@ func phaseNamespaces(p *plan.Plan, workers int) error {
 
 // handles holds one namespace fd and one rtnetlink handle per namespace.
 type handles struct {
-	fd map[string]netns.NsHandle
+	fd map[string]vnetns.NsHandle
 	nl map[string]*netlink.Handle
 }
 
 func openHandles(p *plan.Plan) (*handles, error) {
-	h := &handles{fd: map[string]netns.NsHandle{}, nl: map[string]*netlink.Handle{}}
+	h := &handles{fd: map[string]vnetns.NsHandle{}, nl: map[string]*netlink.Handle{}}
 	for _, ns := range p.Namespaces {
-		fd, err := netns.GetFromPath(NetnsPath(ns.Name))
+		fd, err := vnetns.GetFromPath(netns.Path(ns.Name))
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("namespace %s: %w", ns.Name, err)
@@ -465,13 +466,13 @@ func toRoute(r plan.Route, get func(string) (netlink.Link, error)) (*netlink.Rou
 
 // IPTablesRestore feeds rules to iptables-restore inside a namespace. It is
 // one process per namespace, as kube-proxy and flanneld do it.
-func IPTablesRestore(ns netns.NsHandle, rules string) error {
+func IPTablesRestore(ns vnetns.NsHandle, rules string) error {
 	return restore(ns, "iptables-restore", rules, "-w", "5")
 }
 
 // restore runs a tool that reads its input on stdin inside a namespace.
-func restore(ns netns.NsHandle, tool, input string, args ...string) error {
-	return DoHandle(ns, func() error {
+func restore(ns vnetns.NsHandle, tool, input string, args ...string) error {
+	return netns.DoHandle(ns, func() error {
 		cmd := exec.Command(tool, args...)
 		cmd.Stdin = strings.NewReader(input)
 		var out bytes.Buffer
@@ -486,8 +487,8 @@ func restore(ns netns.NsHandle, tool, input string, args ...string) error {
 }
 
 // addNFAcct creates a named nfacct counter inside a namespace.
-func addNFAcct(ns netns.NsHandle, name string) error {
-	return DoHandle(ns, func() error { return NFAcctAdd(name) })
+func addNFAcct(ns vnetns.NsHandle, name string) error {
+	return netns.DoHandle(ns, func() error { return NFAcctAdd(name) })
 }
 
 // NFAcctAdd creates a named nfacct counter (what `nfacct add NAME` does)
@@ -511,7 +512,7 @@ func NFAcctAdd(name string) error {
 // applyIPVS programs a namespace's IPVS virtual and real servers over
 // generic netlink, as kube-proxy does.
 func applyIPVS(ns *plan.Namespace) error {
-	h, err := ipvs.New(NetnsPath(ns.Name))
+	h, err := ipvs.New(netns.Path(ns.Name))
 	if err != nil {
 		return fmt.Errorf("ipvs: %w", err)
 	}
