@@ -19,6 +19,7 @@ import (
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/compile"
+	"github.com/netlab/netlab/lab/daemon"
 	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/state"
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(upChild(spec))
 	}
 	if name := os.Getenv(daemonEnv); name != "" {
-		if err := probes.RunDaemon(name, os.NewFile(3, "ready")); err != nil {
+		if err := daemon.Run(name, os.NewFile(3, "ready")); err != nil {
 			fmt.Fprintln(os.Stderr, "daemon:", err)
 			os.Exit(1)
 		}
