@@ -18,6 +18,7 @@ import (
 
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/daemon"
 	"github.com/netlab/netlab/lab/netns"
@@ -83,7 +84,7 @@ func up(t *testing.T, sc *lab.Scenario, suffix string) *lab.Lab {
 		}
 		assertGone(t, name)
 	})
-	l, err := lab.Up(context.Background(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost})
+	l, err := lab.Up(context.Background(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost, Apply: apply.Apply})
 	if err != nil {
 		t.Fatalf("up %s: %v", name, err)
 	}

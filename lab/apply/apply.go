@@ -27,25 +27,19 @@ import (
 	"github.com/netlab/netlab/lab/plan"
 )
 
-// Options tune Apply.
-type Options struct {
-	// Workers is how many namespaces are worked on at once (default
-	// 2 x CPUs; netlink work is serialised by the kernel's RTNL lock, so
-	// more mostly overlaps iptables-restore runs).
-	Workers int
-	// Progress, if set, is told when each phase starts.
-	Progress func(phase string, n int)
-}
-
 // Apply creates everything in p. It stops at the first error; the caller
 // removes what was made (the namespaces are recorded before this is called).
-func Apply(ctx context.Context, p *plan.Plan, o Options) error {
-	if o.Workers <= 0 {
-		o.Workers = 2 * runtime.NumCPU()
+// workers is how many namespaces are worked on at once (0: 2 x CPUs;
+// netlink work is serialised by the kernel's RTNL lock, so more mostly
+// overlaps iptables-restore runs); progress, if set, is told when each
+// phase starts. Its signature is lab.UpOptions.Apply's.
+func Apply(ctx context.Context, p *plan.Plan, workers int, progress func(phase string, n int)) error {
+	if workers <= 0 {
+		workers = 2 * runtime.NumCPU()
 	}
-	progress := func(phase string) {
-		if o.Progress != nil {
-			o.Progress(phase, len(p.Namespaces))
+	say := func(phase string) {
+		if progress != nil {
+			progress(phase, len(p.Namespaces))
 		}
 	}
 	if err := ensureNetnsDir(); err != nil {
@@ -54,8 +48,8 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) error {
 	if err := ensureModules(p); err != nil {
 		return err
 	}
-	progress("namespaces")
-	if err := phaseNamespaces(p, o.Workers); err != nil {
+	say("namespaces")
+	if err := phaseNamespaces(p, workers); err != nil {
 		return err
 	}
 	handles, err := openHandles(p)
@@ -94,14 +88,14 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) error {
 			return nil
 		})
 	}()
-	progress("links")
-	err = parallel(ctx, p.Namespaces, o.Workers, func(ns *plan.Namespace) error {
+	say("links")
+	err = parallel(ctx, p.Namespaces, workers, func(ns *plan.Namespace) error {
 		return createLinks(handles, ns)
 	})
 	if err == nil {
-		progress("addresses, routes, neighbours, FDB")
+		say("addresses, routes, neighbours, FDB")
 		peers := p.PeersByNamespace()
-		err = parallel(ctx, p.Namespaces, o.Workers, func(ns *plan.Namespace) error {
+		err = parallel(ctx, p.Namespaces, workers, func(ns *plan.Namespace) error {
 			return configure(handles, ns, peers[ns.Name])
 		})
 	}
