@@ -8,6 +8,7 @@ import (
 
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/probes"
 	"github.com/netlab/netlab/topologies"
@@ -24,7 +25,7 @@ func BenchmarkUpDown10x10(b *testing.B) {
 	sc := scenario(b, "big.yaml", data)
 	name := testenv.Prefix(b) + "-bud"
 	for b.Loop() {
-		if _, err := lab.Up(context.Background(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost}); err != nil {
+		if _, err := lab.Up(context.Background(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost, Apply: apply.Apply}); err != nil {
 			b.Fatal(err)
 		}
 		if err := lab.Down(name); err != nil {
@@ -41,7 +42,7 @@ func BenchmarkProbe(b *testing.B) {
 	testenv.RequireRoot(b)
 	sc := builtin(b, "flannel-vxlan")
 	name := testenv.Prefix(b) + "-bp"
-	l, err := lab.Up(context.Background(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost})
+	l, err := lab.Up(context.Background(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost, Apply: apply.Apply})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func BenchmarkTrace(b *testing.B) {
 		b.Fatal(err)
 	}
 	name := testenv.Prefix(b) + "-bt"
-	l, err := lab.Up(context.Background(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost})
+	l, err := lab.Up(context.Background(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost, Apply: apply.Apply})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func BenchmarkProbeLarge(b *testing.B) {
 	}
 	for i, lb := range labs {
 		name := fmt.Sprintf("%s-pl%d", testenv.Prefix(b), i)
-		l, err := lab.Up(context.Background(), lb.sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost})
+		l, err := lab.Up(context.Background(), lb.sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost, Apply: apply.Apply})
 		if err != nil {
 			b.Fatal(err)
 		}

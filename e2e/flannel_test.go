@@ -15,6 +15,7 @@ import (
 
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/cni"
 	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/state"
@@ -160,7 +161,7 @@ func TestTwoLabsSideBySide(t *testing.T) {
 		}
 	}
 	// A third lab with a taken name is refused and harms nothing.
-	if _, err := lab.Up(t.Context(), sc, lab.UpOptions{Name: a.State.Lab, Compile: compile.ForHost}); err == nil || !strings.Contains(err.Error(), "already") {
+	if _, err := lab.Up(t.Context(), sc, lab.UpOptions{Name: a.State.Lab, Compile: compile.ForHost, Apply: apply.Apply}); err == nil || !strings.Contains(err.Error(), "already") {
 		t.Errorf("second up of %s: %v, want 'already exists'", a.State.Lab, err)
 	}
 	if err := lab.Down(a.State.Lab); err != nil {
@@ -188,7 +189,7 @@ func upChild(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	_, err = lab.Up(context.Background(), &lab.Scenario{Source: file, YAML: data, Topology: topo}, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Workers: 1, Compile: compile.ForHost})
+	_, err = lab.Up(context.Background(), &lab.Scenario{Source: file, YAML: data, Topology: topo}, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Workers: 1, Compile: compile.ForHost, Apply: apply.Apply})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

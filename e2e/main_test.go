@@ -20,6 +20,8 @@ import (
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/compile"
+	"github.com/netlab/netlab/lab/daemon"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/lab/topology"
@@ -36,7 +38,7 @@ func TestMain(m *testing.M) {
 		os.Exit(upChild(spec))
 	}
 	if name := os.Getenv(daemonEnv); name != "" {
-		if err := probes.RunDaemon(name, os.NewFile(3, "ready")); err != nil {
+		if err := daemon.Run(name, os.NewFile(3, "ready")); err != nil {
 			fmt.Fprintln(os.Stderr, "daemon:", err)
 			os.Exit(1)
 		}
@@ -82,7 +84,7 @@ func up(t *testing.T, sc *lab.Scenario, suffix string) *lab.Lab {
 		}
 		assertGone(t, name)
 	})
-	l, err := lab.Up(context.Background(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost})
+	l, err := lab.Up(context.Background(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: compile.ForHost, Apply: apply.Apply})
 	if err != nil {
 		t.Fatalf("up %s: %v", name, err)
 	}
@@ -115,7 +117,7 @@ func assertGone(t *testing.T, name string) {
 
 // namespacesOf lists /run/netns entries of a lab.
 func namespacesOf(name string) []string {
-	ents, _ := os.ReadDir(apply.NetnsDir)
+	ents, _ := os.ReadDir(netns.Dir)
 	var out []string
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), name+"-") {
@@ -127,7 +129,7 @@ func namespacesOf(name string) []string {
 }
 
 func allNamespaces() []string {
-	ents, _ := os.ReadDir(apply.NetnsDir)
+	ents, _ := os.ReadDir(netns.Dir)
 	var out []string
 	for _, e := range ents {
 		out = append(out, e.Name())
@@ -152,7 +154,7 @@ func nsExec(t *testing.T, l *lab.Lab, object string, args ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := apply.Output(ns, args...)
+	out, err := netns.Output(ns, args...)
 	if err != nil {
 		t.Fatalf("in %s: %v", ns, err)
 	}

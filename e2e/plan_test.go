@@ -11,9 +11,9 @@ import (
 
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/internal/textdiff"
-	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/kernel"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 )
 
@@ -34,7 +34,7 @@ func TestPlanScriptMatchesApply(t *testing.T) {
 			}
 			t.Cleanup(func() {
 				for _, ns := range p.Names() {
-					_ = apply.DeleteNamespace(ns)
+					_ = netns.Delete(ns)
 				}
 			})
 			var text bytes.Buffer
@@ -77,7 +77,7 @@ func snapshot(t *testing.T, ns, labName, role string) string {
 	var b strings.Builder
 	for _, c := range cmds {
 		var out []byte
-		_ = apply.Do(ns, func() error {
+		_ = netns.Do(ns, func() error {
 			out, _ = exec.Command(c[0], c[1:]...).CombinedOutput()
 			return nil
 		})

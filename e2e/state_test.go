@@ -9,6 +9,7 @@ import (
 
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/plan"
@@ -85,7 +86,7 @@ func TestStoredPlanOtherKernel(t *testing.T) {
 	old := func(t *topology.Topology, lab string) (*plan.Plan, error) {
 		return compile.CompileWith(t, lab, compile.Options{KernelVersion: "5.4.0"})
 	}
-	l, err := lab.Up(t.Context(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: old})
+	l, err := lab.Up(t.Context(), sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Compile: old, Apply: apply.Apply})
 	if err != nil {
 		t.Fatal(err)
 	}

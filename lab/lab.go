@@ -1,8 +1,9 @@
 // Package lab is the engine's lifecycle: it brings a scenario's compiled
 // plan up in the kernel, records what it made and the plan it applied,
-// opens a recorded lab, and tears it down again. It does not compile
-// (lab/compile does, for Up's caller), so nothing that only observes a lab
-// links the renderers.
+// opens a recorded lab, and tears it down again. It neither compiles nor
+// applies (lab/compile and lab/apply do, given to Up by its caller), so
+// nothing that only observes a lab links the renderers or the code that
+// configures the kernel.
 package lab
 
 import (
@@ -18,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/lab/topology"
@@ -126,6 +127,10 @@ type UpOptions struct {
 	// Compile is the compile step, for the machine the lab runs on
 	// (compile.ForHost); required.
 	Compile func(t *topology.Topology, lab string) (*plan.Plan, error)
+	// Apply is the apply step (apply.Apply); required. Given, like
+	// Compile, by Up's caller, so that what only opens a lab (probes)
+	// does not link the package that configures the kernel.
+	Apply func(ctx context.Context, p *plan.Plan, workers int, progress func(phase string, n int)) error
 }
 
 // Up brings a scenario up as a lab: preflight, compile, lock, record (the
@@ -152,6 +157,9 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 	if o.Compile == nil {
 		return nil, errors.New("lab.Up: UpOptions.Compile is nil")
 	}
+	if o.Apply == nil {
+		return nil, errors.New("lab.Up: UpOptions.Apply is nil")
+	}
 	p, err := o.Compile(sc.Topology, name)
 	if err != nil {
 		return nil, err
@@ -167,7 +175,7 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 		return nil, fmt.Errorf("lab %q already exists (netlab status %s; netlab down %s)", name, name, name)
 	}
 	for _, ns := range p.Names() {
-		if apply.Exists(ns) {
+		if netns.Exists(ns) {
 			return nil, fmt.Errorf("network namespace %s already exists but lab %s is not recorded here: another tool's, or a lab whose state was lost (netlab down --force %s removes it if netlab made it)", ns, name, name)
 		}
 	}
@@ -196,9 +204,9 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 		return nil, err
 	}
 	start := time.Now()
-	err = apply.Apply(ctx, p, apply.Options{Workers: o.Workers, Progress: func(phase string, n int) {
+	err = o.Apply(ctx, p, o.Workers, func(phase string, n int) {
 		say("%s: %s (%d namespaces)", name, phase, n)
-	}})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -385,7 +393,7 @@ func down(name string, force bool) (*DownReport, error) {
 		}
 	}
 	if force {
-		marked, others, lerr := apply.LabNamespaces(name)
+		marked, others, lerr := netns.LabNamespaces(name)
 		if lerr != nil {
 			return nil, lerr
 		}
@@ -415,8 +423,8 @@ func down(name string, force bool) (*DownReport, error) {
 			errs = append(errs, fmt.Errorf("state lists namespace %s, which is not lab %s's (no %s- prefix): left alone", ns, name, name))
 			continue
 		}
-		existed := apply.Exists(ns)
-		if err := apply.DeleteNamespace(ns); err != nil {
+		existed := netns.Exists(ns)
+		if err := netns.Delete(ns); err != nil {
 			errs = append(errs, err)
 		} else if existed {
 			rep.Namespaces++
@@ -512,7 +520,7 @@ func (l *Lab) Problems() []string {
 	}
 	var missing []string
 	for _, ns := range st.Namespaces {
-		if !apply.Exists(ns) {
+		if !netns.Exists(ns) {
 			missing = append(missing, ns)
 		}
 	}

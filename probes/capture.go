@@ -10,7 +10,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/netns"
 )
 
 // A capture watches every device of a set of namespaces through one
@@ -73,7 +73,7 @@ func openCapture(nss []string) (*capture, error) {
 
 func openSocket(ns string) (*nsSocket, error) {
 	s := &nsSocket{ns: ns, fd: -1, devs: map[int]string{}}
-	err := apply.Do(ns, func() error {
+	err := netns.Do(ns, func() error {
 		links, err := netlink.LinkList()
 		if err != nil {
 			return err

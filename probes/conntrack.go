@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netlab/netlab/lab"
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/netns"
 )
 
 // Flow is one conntrack entry with the fields `conntrack -L` shows. It is
@@ -341,7 +341,7 @@ func ConntrackObjects(l *lab.Lab, objects []string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lab %s has no node named %q (nodes: %s; a pod, client, vpc or slb works too)", l.State.Lab, o, strings.Join(nodes, ", "))
 		}
-		if !apply.Exists(ns) {
+		if !netns.Exists(ns) {
 			return nil, fmt.Errorf("lab %s has no %s: its namespace %s does not exist", l.State.Lab, o, ns)
 		}
 	}
@@ -410,7 +410,7 @@ func inObjectNS(l *lab.Lab, object string, fn func() error) error {
 	if err != nil {
 		return err
 	}
-	if err := apply.Do(ns, fn); err != nil {
+	if err := netns.Do(ns, fn); err != nil {
 		return fmt.Errorf("%s: %w", object, err)
 	}
 	return nil
@@ -424,7 +424,7 @@ func inObjectNS(l *lab.Lab, object string, fn func() error) error {
 func lookupFlows(ns string, proto uint8, tuples [][2]netip.AddrPort) ([]Flow, error) {
 	var out []Flow
 	seen := map[uint32]bool{}
-	err := apply.Do(ns, func() error {
+	err := netns.Do(ns, func() error {
 		for _, t := range tuples {
 			e, err := lookupEntry(proto, t[0], t[1])
 			if err != nil {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 )
 
@@ -127,7 +127,7 @@ func (o *iptablesObserver) snapshot(only map[string]bool) (map[string]map[ruleKe
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			text, err := apply.Output(ns.Name, "iptables-save", "-c")
+			text, err := netns.Output(ns.Name, "iptables-save", "-c")
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -281,7 +281,7 @@ func (o *ipvsObserver) after(req []Hop, _ map[string]bool) []Decision {
 // first read: a virtual server went missing, now and then).
 func readProcNet(ns, name string) (string, error) {
 	var out []byte
-	err := apply.Do(ns, func() error {
+	err := netns.Do(ns, func() error {
 		f, err := os.Open("/proc/thread-self/net/" + name)
 		if err != nil {
 			return err

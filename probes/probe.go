@@ -1,3 +1,7 @@
+// Package probes fires real connections through a lab and reports what they
+// showed: dials, captures on every namespace crossed, hops, traces,
+// conntrack, and the scenario's expectations. It observes only: the servers
+// that answer are the lab daemon's (lab/daemon).
 package probes
 
 import (
@@ -17,7 +21,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netlab/netlab/lab"
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/daemon/wire"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -198,10 +203,10 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 // the server's answer. local is the socket's own address, known as soon as
 // the SYN is sent, so a refused or timed-out probe still has its tuple (for
 // conntrack and tracing).
-func dial(ns string, target netip.AddrPort, so sockOpts, timeout time.Duration) (local netip.AddrPort, ans *Answer, err error) {
+func dial(ns string, target netip.AddrPort, so sockOpts, timeout time.Duration) (local netip.AddrPort, ans *wire.Answer, err error) {
 	deadline := time.Now().Add(timeout)
 	var fd int
-	err = apply.Do(ns, func() error {
+	err = netns.Do(ns, func() error {
 		return tryPorts(so.ports, func(port int) (err error) {
 			fd, local, err = connectFrom(port, so.tos, target)
 			return err
@@ -216,14 +221,14 @@ func dial(ns string, target netip.AddrPort, so sockOpts, timeout time.Duration) 
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(deadline)
-	if _, err := conn.Write([]byte(ProbeHello)); err != nil {
+	if _, err := conn.Write([]byte(wire.Hello)); err != nil {
 		return local, nil, err
 	}
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil {
 		return local, nil, fmt.Errorf("connected, but no answer: %w", err)
 	}
-	var a Answer
+	var a wire.Answer
 	if err := json.Unmarshal([]byte(line), &a); err != nil {
 		return local, nil, fmt.Errorf("connected, but the answer is not netlab's: %q", strings.TrimSpace(line))
 	}
@@ -234,10 +239,10 @@ func dial(ns string, target netip.AddrPort, so sockOpts, timeout time.Duration) 
 // socket and waits for the answer. An ICMP port unreachable on the way
 // comes back as ECONNREFUSED on the read (refused); silence is a timeout.
 // There is no retransmission: one lost datagram is a timeout.
-func dialUDP(ns string, target netip.AddrPort, so sockOpts, timeout time.Duration) (local netip.AddrPort, ans *Answer, err error) {
+func dialUDP(ns string, target netip.AddrPort, so sockOpts, timeout time.Duration) (local netip.AddrPort, ans *wire.Answer, err error) {
 	deadline := time.Now().Add(timeout)
 	var conn net.Conn
-	err = apply.Do(ns, func() error {
+	err = netns.Do(ns, func() error {
 		return tryPorts(so.ports, func(port int) (err error) {
 			d := net.Dialer{LocalAddr: &net.UDPAddr{Port: port}, Control: func(_, _ string, c syscall.RawConn) error {
 				var serr error
@@ -259,7 +264,7 @@ func dialUDP(ns string, target netip.AddrPort, so sockOpts, timeout time.Duratio
 		local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
 	}
 	_ = conn.SetDeadline(deadline)
-	if _, err := conn.Write([]byte(ProbeHello)); err != nil {
+	if _, err := conn.Write([]byte(wire.Hello)); err != nil {
 		return local, nil, err
 	}
 	buf := make([]byte, 2048)
@@ -267,7 +272,7 @@ func dialUDP(ns string, target netip.AddrPort, so sockOpts, timeout time.Duratio
 	if err != nil {
 		return local, nil, err
 	}
-	var a Answer
+	var a wire.Answer
 	if err := json.Unmarshal(buf[:n], &a); err != nil {
 		return local, nil, fmt.Errorf("connected, but the answer is not netlab's: %q", strings.TrimSpace(string(buf[:n])))
 	}
@@ -439,7 +444,7 @@ func slbBackend(hops []Hop) string {
 }
 
 // classify maps a dial outcome to a probe result.
-func classify(err error, ans *Answer) string {
+func classify(err error, ans *wire.Answer) string {
 	switch {
 	case ans != nil:
 		return topology.ResultConnected

@@ -8,7 +8,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/netlab/netlab/lab"
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -535,7 +535,7 @@ func arrivalIn(hs []Hop, ns string) *Hop {
 
 func isLocalAddr(ns string, a netip.Addr) bool {
 	local := false
-	_ = apply.Do(ns, func() error {
+	_ = netns.Do(ns, func() error {
 		addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
 		if err != nil {
 			return err

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netlab/netlab/probes"
+	"github.com/netlab/netlab/lab/daemon"
 )
 
 func daemonCmd() *cobra.Command {
@@ -16,7 +16,7 @@ func daemonCmd() *cobra.Command {
 		Args:   cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			// up passes the ready pipe as fd 3.
-			return probes.RunDaemon(args[0], os.NewFile(3, "ready"))
+			return daemon.Run(args[0], os.NewFile(3, "ready"))
 		},
 	}
 }

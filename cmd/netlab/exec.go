@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/netns"
 )
 
 func execCmd() *cobra.Command {
@@ -32,7 +32,7 @@ the same as 'ip netns exec LAB-NAME COMMAND'.`,
 			}
 			cmdArgs := args[2:]
 			var runErr error
-			err = apply.Do(ns, func() error {
+			err = netns.Do(ns, func() error {
 				cmd := exec.Command(cmdArgs[0], cmdArgs[1:]...)
 				cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 				runErr = cmd.Run()

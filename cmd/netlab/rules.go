@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/topology"
 )
 
@@ -38,7 +38,7 @@ func modeViews(t *topology.Topology, object, ns string) ([]modeView, error) {
 	m, _ := kubeproxy.Lookup(t.KubeProxy.Mode)
 	var out []modeView
 	for _, v := range m.Views {
-		text, err := apply.Output(ns, v.Command...)
+		text, err := netns.Output(ns, v.Command...)
 		if err != nil {
 			return nil, err
 		}
@@ -72,7 +72,7 @@ lab, ipvsadm -Ln and ipset save first): what the kernel holds, not what the plan
 			if table != "" {
 				cmdArgs = append(cmdArgs, "-t", table)
 			}
-			text, err := apply.Output(ns, cmdArgs...)
+			text, err := netns.Output(ns, cmdArgs...)
 			if err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/netlab/netlab/internal/testenv"
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/topologies"
 )
@@ -38,7 +38,7 @@ func cliProcess(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
 
 // labNamespaces lists the namespaces named like the lab's.
 func labNamespaces(name string) []string {
-	ents, _ := os.ReadDir(apply.NetnsDir)
+	ents, _ := os.ReadDir(netns.Dir)
 	var out []string
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), name+"-") {
@@ -174,7 +174,7 @@ func TestDownForceRecoversCorruptState(t *testing.T) {
 	if out, err := exec.Command("ip", "netns", "add", foreign).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v %s", err, out)
 	}
-	t.Cleanup(func() { _ = apply.DeleteNamespace(foreign) })
+	t.Cleanup(func() { _ = netns.Delete(foreign) })
 	data, _ := os.ReadFile(filepath.Join(state.LabDir(name), "state.json"))
 	if err := os.WriteFile(filepath.Join(state.LabDir(name), "state.json"), data[:len(data)/2], 0o644); err != nil {
 		t.Fatal(err)
@@ -200,7 +200,7 @@ func TestDownForceRecoversCorruptState(t *testing.T) {
 	if daemon.Alive() {
 		t.Error("the daemon survived down --force")
 	}
-	if !apply.Exists(foreign) {
+	if !netns.Exists(foreign) {
 		t.Error("down --force deleted a namespace that was not the lab's")
 	}
 	if ns := labNamespaces(name); len(ns) != 1 {
@@ -234,7 +234,7 @@ func TestBrokenLabIsNamed(t *testing.T) {
 			t.Errorf("%v: exit %d\nstdout %s\nstderr %s", cmd, code, out, stderr)
 		}
 	}
-	if err := apply.DeleteNamespace(name + "-web-1"); err != nil {
+	if err := netns.Delete(name + "-web-1"); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, stderr := cli(t, "probe", name, "client-a", "pod/web-2"); code != 1 || !strings.Contains(stderr, "1 of its namespaces are gone ("+name+"-web-1)") {

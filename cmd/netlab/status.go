@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/lab"
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -124,15 +124,15 @@ func describe(l *lab.Lab) *labView {
 	v.Namespace, _ = l.NS("vpc")
 	for _, n := range t.Nodes {
 		ns, _ := l.NS(n.Name)
-		v.Nodes = append(v.Nodes, objectView{Name: n.Name, Namespace: ns, IP: n.Addr.String(), PodCIDR: n.PodNet.String(), Present: apply.Exists(ns)})
+		v.Nodes = append(v.Nodes, objectView{Name: n.Name, Namespace: ns, IP: n.Addr.String(), PodCIDR: n.PodNet.String(), Present: netns.Exists(ns)})
 	}
 	for _, p := range t.Pods {
 		ns, _ := l.NS(p.Name)
-		v.Pods = append(v.Pods, objectView{Name: p.Name, Namespace: ns, IP: p.Addr.String(), Node: p.Node, Ports: p.PortNumbers(), Present: apply.Exists(ns)})
+		v.Pods = append(v.Pods, objectView{Name: p.Name, Namespace: ns, IP: p.Addr.String(), Node: p.Node, Ports: p.PortNumbers(), Present: netns.Exists(ns)})
 	}
 	for _, c := range t.Cloud.Clients {
 		ns, _ := l.NS(c.Name)
-		v.Clients = append(v.Clients, objectView{Name: c.Name, Namespace: ns, IP: c.Addr.String(), Present: apply.Exists(ns)})
+		v.Clients = append(v.Clients, objectView{Name: c.Name, Namespace: ns, IP: c.Addr.String(), Present: netns.Exists(ns)})
 	}
 	return v
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/state"
 	"github.com/netlab/netlab/probes"
@@ -139,7 +140,7 @@ func labToTest(ctx context.Context, arg, name, kubeProxy string) (l *lab.Lab, te
 		name = sc.Topology.Name
 	}
 	fmt.Fprintf(os.Stderr, "bringing up %s for the test\n", name)
-	l, err = lab.Up(ctx, sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Preflight: preflight, Compile: compile.ForHost,
+	l, err = lab.Up(ctx, sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Preflight: preflight, Compile: compile.ForHost, Apply: apply.Apply,
 		Progress: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})
 	if err != nil {
 		return nil, false, err

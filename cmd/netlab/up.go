@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/compile"
 )
 
@@ -55,7 +56,7 @@ interrupted). While up runs, a down or another up of the same lab waits for it.`
 			defer stop()
 			start := time.Now()
 			l, err := lab.Up(ctx, sc, lab.UpOptions{
-				Name: name, DaemonCommand: daemonCommand, Workers: workers, Preflight: preflight, Compile: compile.ForHost,
+				Name: name, DaemonCommand: daemonCommand, Workers: workers, Preflight: preflight, Compile: compile.ForHost, Apply: apply.Apply,
 				Progress: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) },
 			})
 			if err != nil {

@@ -20,31 +20,26 @@ import (
 	"github.com/moby/ipvs"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
-	"github.com/vishvananda/netns"
+	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 )
 
-// Options tune Apply.
-type Options struct {
-	// Workers is how many namespaces are worked on at once (default
-	// 2 x CPUs; netlink work is serialised by the kernel's RTNL lock, so
-	// more mostly overlaps iptables-restore runs).
-	Workers int
-	// Progress, if set, is told when each phase starts.
-	Progress func(phase string, n int)
-}
-
 // Apply creates everything in p. It stops at the first error; the caller
 // removes what was made (the namespaces are recorded before this is called).
-func Apply(ctx context.Context, p *plan.Plan, o Options) error {
-	if o.Workers <= 0 {
-		o.Workers = 2 * runtime.NumCPU()
+// workers is how many namespaces are worked on at once (0: 2 x CPUs;
+// netlink work is serialised by the kernel's RTNL lock, so more mostly
+// overlaps iptables-restore runs); progress, if set, is told when each
+// phase starts. Its signature is lab.UpOptions.Apply's.
+func Apply(ctx context.Context, p *plan.Plan, workers int, progress func(phase string, n int)) error {
+	if workers <= 0 {
+		workers = 2 * runtime.NumCPU()
 	}
-	progress := func(phase string) {
-		if o.Progress != nil {
-			o.Progress(phase, len(p.Namespaces))
+	say := func(phase string) {
+		if progress != nil {
+			progress(phase, len(p.Namespaces))
 		}
 	}
 	if err := ensureNetnsDir(); err != nil {
@@ -53,8 +48,8 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) error {
 	if err := ensureModules(p); err != nil {
 		return err
 	}
-	progress("namespaces")
-	if err := phaseNamespaces(p, o.Workers); err != nil {
+	say("namespaces")
+	if err := phaseNamespaces(p, workers); err != nil {
 		return err
 	}
 	handles, err := openHandles(p)
@@ -93,14 +88,14 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) error {
 			return nil
 		})
 	}()
-	progress("links")
-	err = parallel(ctx, p.Namespaces, o.Workers, func(ns *plan.Namespace) error {
+	say("links")
+	err = parallel(ctx, p.Namespaces, workers, func(ns *plan.Namespace) error {
 		return createLinks(handles, ns)
 	})
 	if err == nil {
-		progress("addresses, routes, neighbours, FDB")
+		say("addresses, routes, neighbours, FDB")
 		peers := p.PeersByNamespace()
-		err = parallel(ctx, p.Namespaces, o.Workers, func(ns *plan.Namespace) error {
+		err = parallel(ctx, p.Namespaces, workers, func(ns *plan.Namespace) error {
 			return configure(handles, ns, peers[ns.Name])
 		})
 	}
@@ -181,14 +176,14 @@ func phaseNamespaces(p *plan.Plan, workers int) error {
 
 // handles holds one namespace fd and one rtnetlink handle per namespace.
 type handles struct {
-	fd map[string]netns.NsHandle
+	fd map[string]vnetns.NsHandle
 	nl map[string]*netlink.Handle
 }
 
 func openHandles(p *plan.Plan) (*handles, error) {
-	h := &handles{fd: map[string]netns.NsHandle{}, nl: map[string]*netlink.Handle{}}
+	h := &handles{fd: map[string]vnetns.NsHandle{}, nl: map[string]*netlink.Handle{}}
 	for _, ns := range p.Namespaces {
-		fd, err := netns.GetFromPath(NetnsPath(ns.Name))
+		fd, err := vnetns.GetFromPath(netns.Path(ns.Name))
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("namespace %s: %w", ns.Name, err)
@@ -465,13 +460,13 @@ func toRoute(r plan.Route, get func(string) (netlink.Link, error)) (*netlink.Rou
 
 // IPTablesRestore feeds rules to iptables-restore inside a namespace. It is
 // one process per namespace, as kube-proxy and flanneld do it.
-func IPTablesRestore(ns netns.NsHandle, rules string) error {
+func IPTablesRestore(ns vnetns.NsHandle, rules string) error {
 	return restore(ns, "iptables-restore", rules, "-w", "5")
 }
 
 // restore runs a tool that reads its input on stdin inside a namespace.
-func restore(ns netns.NsHandle, tool, input string, args ...string) error {
-	return DoHandle(ns, func() error {
+func restore(ns vnetns.NsHandle, tool, input string, args ...string) error {
+	return netns.DoHandle(ns, func() error {
 		cmd := exec.Command(tool, args...)
 		cmd.Stdin = strings.NewReader(input)
 		var out bytes.Buffer
@@ -486,8 +481,8 @@ func restore(ns netns.NsHandle, tool, input string, args ...string) error {
 }
 
 // addNFAcct creates a named nfacct counter inside a namespace.
-func addNFAcct(ns netns.NsHandle, name string) error {
-	return DoHandle(ns, func() error { return NFAcctAdd(name) })
+func addNFAcct(ns vnetns.NsHandle, name string) error {
+	return netns.DoHandle(ns, func() error { return NFAcctAdd(name) })
 }
 
 // NFAcctAdd creates a named nfacct counter (what `nfacct add NAME` does)
@@ -511,7 +506,7 @@ func NFAcctAdd(name string) error {
 // applyIPVS programs a namespace's IPVS virtual and real servers over
 // generic netlink, as kube-proxy does.
 func applyIPVS(ns *plan.Namespace) error {
-	h, err := ipvs.New(NetnsPath(ns.Name))
+	h, err := ipvs.New(netns.Path(ns.Name))
 	if err != nil {
 		return fmt.Errorf("ipvs: %w", err)
 	}

@@ -1,44 +1,33 @@
 package apply
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/lab/netns"
 )
-
-// NetnsDir is where named network namespaces are bind-mounted, as by
-// `ip netns add`, so `ip netns exec` works on a lab from any shell.
-const NetnsDir = "/run/netns"
-
-// NetnsPath is the bind mount of a named namespace.
-func NetnsPath(name string) string { return filepath.Join(NetnsDir, name) }
 
 // ensureNetnsDir makes /run/netns a shared mount point, the way iproute2
 // does, so namespaces mounted here propagate to other mount namespaces.
 func ensureNetnsDir() error {
-	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
+	if err := os.MkdirAll(netns.Dir, 0o755); err != nil {
 		return err
 	}
-	err := unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	err := unix.Mount("", netns.Dir, "none", unix.MS_SHARED|unix.MS_REC, "")
 	if err == unix.EINVAL {
-		if err := unix.Mount(NetnsDir, NetnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("bind-mount %s: %w", NetnsDir, err)
+		if err := unix.Mount(netns.Dir, netns.Dir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind-mount %s: %w", netns.Dir, err)
 		}
-		err = unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		err = unix.Mount("", netns.Dir, "none", unix.MS_SHARED|unix.MS_REC, "")
 	}
 	if err != nil {
-		return fmt.Errorf("make %s shared: %w", NetnsDir, err)
+		return fmt.Errorf("make %s shared: %w", netns.Dir, err)
 	}
 	return nil
 }
@@ -77,7 +66,7 @@ func createNamespaces(jobs []nsJob) error {
 }
 
 func createOne(j nsJob) error {
-	path := NetnsPath(j.name)
+	path := netns.Path(j.name)
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
@@ -111,52 +100,6 @@ func createOne(j nsJob) error {
 	return netlink.LinkSetUp(lo)
 }
 
-// LabNamespaces lists the named namespaces whose names start with the lab's
-// prefix ("<lab>-"): marked are those whose lo carries plan.Marker(lab), others
-// those that do not (another tool's, or a lab's made before markers).
-func LabNamespaces(lab string) (marked, others []string, err error) {
-	ents, err := os.ReadDir(NetnsDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	want := plan.Marker(lab)
-	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasPrefix(name, lab+"-") {
-			continue
-		}
-		if alias, err := loAlias(name); err == nil && alias == want {
-			marked = append(marked, name)
-		} else {
-			others = append(others, name)
-		}
-	}
-	return marked, others, nil
-}
-
-// loAlias reads the alias of lo in a named namespace through a netlink
-// socket opened there (no thread switch).
-func loAlias(name string) (string, error) {
-	ns, err := netns.GetFromPath(NetnsPath(name))
-	if err != nil {
-		return "", err
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return "", err
-	}
-	defer h.Close()
-	lo, err := h.LinkByName("lo")
-	if err != nil {
-		return "", err
-	}
-	return lo.Attrs().Alias, nil
-}
-
 // writeSysctl writes a dotted key under /proc/sys; net.* keys resolve in the
 // calling thread's namespace at open time.
 func writeSysctl(key, value string) error {
@@ -165,80 +108,4 @@ func writeSysctl(key, value string) error {
 		return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
 	}
 	return nil
-}
-
-// DeleteNamespace unmounts and removes a named namespace. A missing one is
-// not an error: down is idempotent. The kernel frees the namespace once
-// nothing (no process, no socket) holds it.
-func DeleteNamespace(name string) error {
-	path := NetnsPath(name)
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
-		return fmt.Errorf("unmount %s: %w", path, err)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-// Exists reports whether a named namespace is mounted.
-func Exists(name string) bool {
-	_, err := os.Stat(NetnsPath(name))
-	return err == nil
-}
-
-// Do runs fn on a thread inside the named namespace and returns to the
-// caller's namespace afterwards. Sockets fn opens stay in that namespace,
-// and processes it starts inherit it.
-func Do(name string, fn func() error) error {
-	target, err := netns.GetFromPath(NetnsPath(name))
-	if err != nil {
-		return fmt.Errorf("namespace %s: %w", name, err)
-	}
-	defer target.Close()
-	return DoHandle(target, fn)
-}
-
-// DoHandle is Do for an open namespace handle.
-func DoHandle(target netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			// Leave the thread locked: the runtime discards it.
-			errc <- errors.Join(ferr, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
-// Output runs a command inside a named namespace and returns its standard
-// output; a failure carries its standard error.
-func Output(name string, args ...string) (string, error) {
-	var out []byte
-	err := Do(name, func() error {
-		var stderr bytes.Buffer
-		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Stderr = &stderr
-		var err error
-		if out, err = cmd.Output(); err != nil {
-			return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-		}
-		return nil
-	})
-	return string(out), err
 }

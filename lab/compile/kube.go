@@ -34,7 +34,7 @@ func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 		ns.IPSets, ns.IPVS = st.IPSets, st.IPVS
 		ns.Sysctls = append(ns.Sysctls, st.Sysctls...)
 		ns.NFAcct = append(ns.NFAcct, st.NFAcct...)
-		// The lab daemon opens these (probes.RunDaemon), from the plan up
+		// The lab daemon opens these (lab/daemon.Run), from the plan up
 		// stored: the proxies of the rules applied.
 		ns.UserspaceProxies = st.Proxies
 		// Bridged pod-to-pod traffic on cni0 must cross iptables for a

@@ -1,7 +1,8 @@
-// Package probes fires real connections through a lab and reports what they
-// showed; it also holds the app servers the lab daemon runs in every pod.
-// It is the only package that opens connections.
-package probes
+// Package daemon is the lab daemon's work: the app servers it runs in every
+// pod and serving outside host, and kube-proxy's userspace proxier in
+// userspace mode. It serves what probes observe; probes does not import it,
+// and the two share only the app protocol (lab/daemon/wire).
+package daemon
 
 import (
 	"bufio"
@@ -22,22 +23,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/netlab/netlab/lab"
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/daemon/wire"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/state"
 )
-
-// Answer is what an app server says to every connection: who it is and the
-// client address it saw (after any NAT on the way).
-type Answer struct {
-	Pod    string `json:"pod"`
-	Node   string `json:"node"`
-	Client string `json:"client"`
-	Local  string `json:"local"`
-}
-
-// ProbeHello is what a probe sends first, so the server answers at once
-// instead of waiting to see whether an HTTP request follows.
-const ProbeHello = "NETLAB-PROBE\n"
 
 // rawWait is how long a server waits for a first line before answering
 // anyway (a bare `nc` sends nothing).
@@ -49,11 +38,11 @@ type server struct {
 	pc        *net.UDPConn // the same port over UDP
 }
 
-// RunDaemon is the lab daemon: it opens every pod's ports inside the pod's
+// Run is the lab daemon: it opens every pod's ports inside the pod's
 // namespace (and those of outside hosts that serve, in theirs), tells its parent it is ready on the ready file, and serves
 // until SIGTERM, SIGINT, or the lab's state directory disappears (so a
 // daemon orphaned by a crash does not outlive its lab).
-func RunDaemon(labName string, ready *os.File) error {
+func Run(labName string, ready *os.File) error {
 	self, err := state.Self()
 	if err != nil {
 		return err
@@ -71,7 +60,7 @@ func RunDaemon(labName string, ready *os.File) error {
 		if err != nil {
 			return err
 		}
-		err = apply.Do(ns, func() error {
+		err = netns.Do(ns, func() error {
 			for _, port := range p.Ports {
 				ln, err := net.Listen("tcp4", fmt.Sprintf(":%d", port))
 				if err != nil {
@@ -184,7 +173,7 @@ func (s *server) serve() {
 // the JSON body (curl works), anything else the JSON line.
 func (s *server) handle(c net.Conn) {
 	defer c.Close()
-	ans := Answer{Pod: s.pod, Node: s.node, Client: c.RemoteAddr().String(), Local: c.LocalAddr().String()}
+	ans := wire.Answer{Pod: s.pod, Node: s.node, Client: c.RemoteAddr().String(), Local: c.LocalAddr().String()}
 	body, _ := json.Marshal(ans)
 	_ = c.SetReadDeadline(time.Now().Add(rawWait))
 	br := bufio.NewReader(c)
@@ -255,7 +244,7 @@ func (s *server) serveUDP() {
 			}
 		}
 		local := netip.AddrPortFrom(to, uint16(s.pc.LocalAddr().(*net.UDPAddr).Port))
-		body, _ := json.Marshal(Answer{Pod: s.pod, Node: s.node, Client: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()).String(), Local: local.String()})
+		body, _ := json.Marshal(wire.Answer{Pod: s.pod, Node: s.node, Client: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()).String(), Local: local.String()})
 		_, _, _ = s.pc.WriteMsgUDPAddrPort(append(body, '\n'), reply, from)
 	}
 }

@@ -1,4 +1,4 @@
-package probes
+package daemon
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/netlab/netlab/lab/apply"
+	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
 )
 
@@ -37,7 +37,7 @@ type affinityEntry struct {
 
 func openUserspaceProxy(ns string, spec plan.Proxy) (*userspaceProxy, error) {
 	p := &userspaceProxy{ns: ns, spec: spec, affinity: map[netip.Addr]affinityEntry{}}
-	err := apply.Do(ns, func() error {
+	err := netns.Do(ns, func() error {
 		var err error
 		if spec.Protocol == "UDP" {
 			p.pc, err = net.ListenUDP("udp4", &net.UDPAddr{Port: spec.Port})
@@ -81,7 +81,7 @@ func (p *userspaceProxy) pick(client netip.Addr) (string, bool) {
 // dial connects to an endpoint from the node's namespace.
 func (p *userspaceProxy) dial(network, ep string) (net.Conn, error) {
 	var c net.Conn
-	err := apply.Do(p.ns, func() error {
+	err := netns.Do(p.ns, func() error {
 		var err error
 		c, err = net.DialTimeout(network, ep, 5*time.Second)
 		return err
