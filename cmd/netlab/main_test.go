@@ -47,6 +47,20 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// upCLI brings a scenario up through the CLI as a lab named after the test
+// (testenv.Prefix + suffix), taken down when the test ends whatever
+// happened to it, and returns the lab's name.
+func upCLI(t *testing.T, scenario, suffix string) string {
+	t.Helper()
+	testenv.RequireRoot(t)
+	name := testenv.Prefix(t) + suffix
+	t.Cleanup(func() { cli(t, "down", name, "--force", "--ignore-not-found") })
+	if code, _, stderr := cli(t, "up", scenario, "--name", name); code != 0 {
+		t.Fatalf("up: %s", stderr)
+	}
+	return name
+}
+
 func TestPlanNeedsNoRoot(t *testing.T) {
 	code, out, _ := cli(t, "plan", "flannel-vxlan", "--node", "node-1")
 	if code != 0 {
@@ -109,12 +123,7 @@ func TestUpWithBadInputCreatesNothing(t *testing.T) {
 // TestCLILifecycle drives a lab through the CLI: up, status, probe, test,
 // conntrack, exec, ls, down, down again.
 func TestCLILifecycle(t *testing.T) {
-	testenv.RequireRoot(t)
-	name := testenv.Prefix(t) + "-cli"
-	t.Cleanup(func() { cli(t, "down", name, "--ignore-not-found") })
-	if code, _, stderr := cli(t, "up", "flannel-vxlan", "--name", name); code != 0 {
-		t.Fatalf("up: %s", stderr)
-	}
+	name := upCLI(t, "flannel-vxlan", "-cli")
 	code, out, _ := cli(t, "status", name, "-o", "json")
 	var st struct {
 		Phase  string

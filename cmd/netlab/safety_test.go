@@ -158,12 +158,7 @@ func TestDownAllAsks(t *testing.T) {
 // is wrong and --force recovers by the namespaces' marks and the daemon's
 // PID file, leaving alone a namespace that only shares the prefix.
 func TestDownForceRecoversCorruptState(t *testing.T) {
-	testenv.RequireRoot(t)
-	name := testenv.Prefix(t) + "-f"
-	t.Cleanup(func() { cli(t, "down", name, "--force", "--ignore-not-found") })
-	if code, _, stderr := cli(t, "up", "flannel-vxlan", "--name", name); code != 0 {
-		t.Fatalf("up: %s", stderr)
-	}
+	name := upCLI(t, "flannel-vxlan", "-f")
 	st, err := state.Load(name)
 	if err != nil {
 		t.Fatal(err)
@@ -215,12 +210,7 @@ func TestDownForceRecoversCorruptState(t *testing.T) {
 // dataplane failures in test; now every command that probes says the lab is
 // broken, and what is broken, before it fires anything.
 func TestBrokenLabIsNamed(t *testing.T) {
-	testenv.RequireRoot(t)
-	name := testenv.Prefix(t) + "-b"
-	t.Cleanup(func() { cli(t, "down", name, "--ignore-not-found") })
-	if code, _, stderr := cli(t, "up", "flannel-vxlan", "--name", name); code != 0 {
-		t.Fatalf("up: %s", stderr)
-	}
+	name := upCLI(t, "flannel-vxlan", "-b")
 	st, _ := state.Load(name)
 	if err := syscall.Kill(st.Daemon.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -268,12 +258,7 @@ func TestFlagValuesAreChecked(t *testing.T) {
 // TestProbeExitStatus: a probe that does not connect exits 1 (it exited 0
 // on a timeout).
 func TestProbeExitStatus(t *testing.T) {
-	testenv.RequireRoot(t)
-	name := testenv.Prefix(t) + "-p"
-	t.Cleanup(func() { cli(t, "down", name, "--ignore-not-found") })
-	if code, _, stderr := cli(t, "up", "flannel-vxlan", "--name", name); code != 0 {
-		t.Fatalf("up: %s", stderr)
-	}
+	name := upCLI(t, "flannel-vxlan", "-p")
 	for _, c := range []struct {
 		to     string
 		code   int
