@@ -131,7 +131,8 @@ func TestDownLeavesForeignDirectories(t *testing.T) {
 }
 
 // TestDownAllAsks: --all removes other people's labs too, so without a
-// terminal it needs --yes.
+// terminal it needs --yes. It runs on a scratch state directory holding one
+// lab of its own, so it can never reach a lab on this machine.
 func TestDownAllAsks(t *testing.T) {
 	testenv.RequireRoot(t)
 	old := state.Dir
@@ -143,13 +144,13 @@ func TestDownAllAsks(t *testing.T) {
 	}
 	code, _, stderr := cli(t, "down", "--all")
 	if code != 1 || !strings.Contains(stderr, "--all would remove every lab on this machine ("+name+"), other people's too: add --yes to confirm") {
-		t.Errorf("down --all without --yes: exit %d: %s", code, stderr)
+		t.Errorf("all labs, without --yes: exit %d: %s", code, stderr)
 	}
 	if !state.IsLab(name) {
-		t.Fatal("down --all removed a lab without asking")
+		t.Fatal("--all removed a lab without asking")
 	}
 	if code, _, stderr := cli(t, "down", "--all", "--yes"); code != 0 || state.IsLab(name) {
-		t.Errorf("down --all --yes: exit %d: %s", code, stderr)
+		t.Errorf("all labs, with --yes: exit %d: %s", code, stderr)
 	}
 }
 
