@@ -81,7 +81,7 @@ name; what it leaves alone it lists.
 				if !rep.Found {
 					missing = append(missing, name)
 				}
-				if out == "table" {
+				if out == "table" && (rep.Found || ignoreMissing) {
 					printDown(name, rep, time.Since(start))
 				}
 			}
