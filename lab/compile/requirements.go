@@ -24,11 +24,12 @@ func Requirements(t *topology.Topology) []kernel.Feature {
 		}
 	}
 	if cloud.NeedsSLB(t) {
-		// The VPC router hands the SLB's replies back from its iptables,
-		// also those its vSwitch bridge switches.
+		// The VPC router hands the SLB's replies back from its iptables
+		// (CONNMARK and TEE), also those its vSwitch bridge switches.
 		if !slices.Contains(need, kernel.BrNetfilter) {
 			need = append(need, kernel.BrNetfilter)
 		}
+		need = append(need, kernel.TEE)
 	}
 	return need
 }

@@ -39,6 +39,7 @@ const (
 	Macvlan       Feature = "macvlan"
 	PolicyRouting Feature = "policy-routing"
 	Iptables      Feature = "iptables"
+	TEE           Feature = "iptables-tee"
 	Nftables      Feature = "nftables"
 	Conntrack     Feature = "conntrack"
 	Ipset         Feature = "ipset"
@@ -63,7 +64,7 @@ type Check struct {
 func All() []Feature {
 	return []Feature{
 		NetNS, Veth, Bridge, BrNetfilter, VXLAN, Macvlan, PolicyRouting,
-		Iptables, Nftables, Conntrack, Ipset,
+		Iptables, TEE, Nftables, Conntrack, Ipset,
 		IPVS, Ipvlan, VLAN, Dummy, ActVlan,
 	}
 }
@@ -182,6 +183,22 @@ var specs = map[Feature]spec{
 			return "added a rule (from 10.255.0.0/24 lookup 100) and a route in table 100", nil
 		},
 		fix: "the kernel needs CONFIG_IP_MULTIPLE_TABLES; use a distribution kernel",
+	},
+	// TEE and CONNMARK: how the lab's VPC router hands a backend's reply
+	// back to the SLB (lab/cloud).
+	TEE: {
+		modules: []string{"xt_TEE", "xt_connmark"},
+		probe: func(p *prober) (string, error) {
+			if _, err := p.run("iptables-restore -w 5", strings.NewReader("*mangle\n:NLP-TEE - [0:0]\n"+
+				"-A PREROUTING -m conntrack --ctstate NEW -j CONNMARK --set-xmark 0x1/0x1\n"+
+				"-A PREROUTING -m connmark --mark 0x1/0x1 -j NLP-TEE\n"+
+				"-A NLP-TEE -j TEE --gateway 10.255.0.1\n"+
+				"COMMIT\n"), "iptables-restore", "-w", "5"); err != nil {
+				return "", err
+			}
+			return "iptables-restore of a mangle table with CONNMARK, connmark and TEE", nil
+		},
+		fix: "the kernel needs NETFILTER_XT_TARGET_TEE and NETFILTER_XT_CONNMARK (modprobe xt_TEE xt_connmark); use a distribution kernel",
 	},
 	Iptables: {
 		probe: func(p *prober) (string, error) {

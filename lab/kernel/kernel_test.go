@@ -18,8 +18,8 @@ import (
 
 func TestAllIsCompleteAndUnique(t *testing.T) {
 	all := All()
-	if len(all) != 16 {
-		t.Fatalf("All() has %d features, want 16: %v", len(all), all)
+	if len(all) != 17 {
+		t.Fatalf("All() has %d features, want 17: %v", len(all), all)
 	}
 	seen := map[Feature]bool{}
 	for _, f := range all {
@@ -132,7 +132,7 @@ func TestProbeAll(t *testing.T) {
 	for _, c := range cs {
 		ok[c.Feature] = c.OK
 	}
-	for _, f := range []Feature{NetNS, Veth, Bridge, VXLAN, Macvlan, PolicyRouting} {
+	for _, f := range []Feature{NetNS, Veth, Bridge, VXLAN, Macvlan, PolicyRouting, TEE} {
 		if !ok[f] {
 			t.Errorf("%s is missing; every supported kernel has it", f)
 		}
