@@ -104,6 +104,8 @@ const DefaultVersion = "1.28"
 // added or removed it when not.
 func (m Mode) exists(minor int) error {
 	switch {
+	case minor < MinVersion.Minor || minor > MaxVersion.Minor:
+		return fmt.Errorf("kube-proxy 1.%d is outside what netlab models, %s to %s", minor, MinVersion, MaxVersion)
 	case minor < m.Since:
 		stage := ""
 		if m.SinceStage != "" {
