@@ -172,7 +172,7 @@ func Up(ctx context.Context, sc *Scenario, o UpOptions) (l *Lab, err error) {
 	}
 	defer lk.Release()
 	if state.IsLab(name) {
-		return nil, fmt.Errorf("lab %q already exists (netlab status %s; netlab down %s)", name, name, name)
+		return nil, state.AlreadyExists(name)
 	}
 	for _, ns := range p.Names() {
 		if netns.Exists(ns) {

@@ -94,7 +94,7 @@ func Create(s *State) error {
 	}
 	if err := os.Mkdir(LabDir(s.Lab), 0o755); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("lab %q already exists (netlab status %s; netlab down %s)", s.Lab, s.Lab, s.Lab)
+			return AlreadyExists(s.Lab)
 		}
 		return err
 	}
@@ -102,6 +102,11 @@ func Create(s *State) error {
 		return err
 	}
 	return Save(s)
+}
+
+// AlreadyExists is the error for a lab name that is taken.
+func AlreadyExists(lab string) error {
+	return fmt.Errorf("lab %q already exists (netlab status %s; netlab down %s)", lab, lab, lab)
 }
 
 // IsLab reports whether Dir/lab is a lab directory netlab made.
