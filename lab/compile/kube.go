@@ -44,6 +44,7 @@ func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 			ns.Sysctls = append(ns.Sysctls, plan.Sysctl{Key: bridgeNF, Value: "1"})
 		}
 		ns.IPTables = st.Rules.Merge(ns.IPTables)
+		ns.NFTables = st.NFTables
 	}
 	return nil
 }

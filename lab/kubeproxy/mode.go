@@ -67,6 +67,10 @@ type Options struct {
 type NodeState struct {
 	// Rules are kube-proxy's iptables rules (prepended to the CNI's).
 	Rules *plan.Ruleset
+	// NFTables is the nftables mode's table as nft -f input ("add ..."
+	// commands, knftables' Dump form, in the oracle's canonical order);
+	// "" in the other modes.
+	NFTables string
 	// Sysctls the proxier sets when it starts.
 	Sysctls []plan.Sysctl
 	// NFAcct counters kube-proxy creates (nfacct objects).

@@ -52,6 +52,11 @@ type Namespace struct {
 	NFAcct []string `json:"nfacct,omitempty"`
 	// IPTables is applied with one iptables-restore call.
 	IPTables *Ruleset `json:"iptables,omitempty"`
+	// NFTables is nft -f input (one "add ..." command a line, as knftables
+	// writes a transaction), applied in one nft transaction after the
+	// iptables rules: kube-proxy's nftables mode keeps its own table
+	// beside the CNI's iptables-nft rules.
+	NFTables string `json:"nftables,omitempty"`
 	// UserspaceProxies are the sockets kube-proxy's userspace mode listens
 	// on in a node: not kernel state (nothing applies or renders them), but
 	// what the lab daemon opens there, recorded with the plan so that it

@@ -23,7 +23,10 @@ type WiredNamespace struct {
 	// IPTables says the namespace has an iptables ruleset; IPSets, IPVS and
 	// UserspaceProxies count its ipsets, IPVS virtual servers and
 	// kube-proxy userspace proxy sockets.
-	IPTables         bool `json:"iptables,omitempty"`
+	IPTables bool `json:"iptables,omitempty"`
+	// NFTables says the namespace has an nftables ruleset of its own
+	// (kube-proxy's nftables mode).
+	NFTables         bool `json:"nftables,omitempty"`
 	IPSets           int  `json:"ipsets,omitempty"`
 	IPVS             int  `json:"ipvs,omitempty"`
 	UserspaceProxies int  `json:"userspaceProxies,omitempty"`
@@ -35,7 +38,7 @@ func (p *Plan) Wiring() *Wiring {
 	for i, ns := range p.Namespaces {
 		w.Namespaces[i] = WiredNamespace{
 			Name: ns.Name, Role: ns.Role, Owner: ns.Owner, Node: ns.Node, Links: ns.Links,
-			IPTables: ns.IPTables != nil, IPSets: len(ns.IPSets), IPVS: len(ns.IPVS), UserspaceProxies: len(ns.UserspaceProxies),
+			IPTables: ns.IPTables != nil, NFTables: ns.NFTables != "", IPSets: len(ns.IPSets), IPVS: len(ns.IPVS), UserspaceProxies: len(ns.UserspaceProxies),
 		}
 	}
 	return w

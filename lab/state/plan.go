@@ -36,8 +36,8 @@ const (
 	// PartNetwork: sysctls, addresses, routes, policy rules, neighbours
 	// and FDB entries.
 	PartNetwork PlanPart = "network"
-	// PartRules: iptables rulesets, nfacct counters, ipsets and IPVS
-	// virtual servers.
+	// PartRules: iptables and nftables rulesets, nfacct counters, ipsets
+	// and IPVS virtual servers.
 	PartRules PlanPart = "rules"
 	// PartProxies: kube-proxy userspace proxy sockets.
 	PartProxies PlanPart = "proxies"
@@ -73,7 +73,7 @@ func (pt PlanPart) move(dst, src *plan.Namespace) {
 	case PartNetwork:
 		dst.Sysctls, dst.Addrs, dst.Routes, dst.Rules, dst.Neighs, dst.FDB = src.Sysctls, src.Addrs, src.Routes, src.Rules, src.Neighs, src.FDB
 	case PartRules:
-		dst.IPTables, dst.NFAcct, dst.IPSets, dst.IPVS = src.IPTables, src.NFAcct, src.IPSets, src.IPVS
+		dst.IPTables, dst.NFTables, dst.NFAcct, dst.IPSets, dst.IPVS = src.IPTables, src.NFTables, src.NFAcct, src.IPSets, src.IPVS
 	case PartProxies:
 		dst.UserspaceProxies = src.UserspaceProxies
 	}

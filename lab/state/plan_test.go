@@ -30,6 +30,7 @@ func fullNamespace(name string) *plan.Namespace {
 		IPVS:             []plan.IPVSService{{Proto: "tcp", Addr: "10.96.0.1", Port: 443, Scheduler: "rr", Persistent: 10, Flags: []string{"mh-port"}, Reals: []plan.IPVSReal{{Addr: "10.244.0.2", Port: 443, Weight: 1}}}},
 		NFAcct:           []string{"kube-proxy-localhost-nodeport"},
 		IPTables:         &plan.Ruleset{Tables: []*plan.Table{{Name: "nat", Chains: []*plan.Chain{{Name: "KUBE-SERVICES", Policy: "-", Rules: []string{"-j RETURN"}}}}}},
+		NFTables:         "add table ip kube-proxy\n",
 		UserspaceProxies: []plan.Proxy{{Service: "default/web:http", Protocol: "TCP", Port: 20000, Endpoints: []string{"10.244.0.2:80"}, AffinitySeconds: 10800}},
 	}
 }
@@ -84,7 +85,7 @@ func TestPlanRoundTripEveryField(t *testing.T) {
 	if want, have := asJSON(t, p.Wiring()), asJSON(t, w); want != have {
 		t.Errorf("wiring read back differs:\nwant %s\ngot  %s", want, have)
 	}
-	if wn := w.Namespace("x-node-1"); !wn.IPTables || wn.IPSets != 1 || wn.IPVS != 1 || wn.UserspaceProxies != 1 {
+	if wn := w.Namespace("x-node-1"); !wn.IPTables || !wn.NFTables || wn.IPSets != 1 || wn.IPVS != 1 || wn.UserspaceProxies != 1 {
 		t.Errorf("wiring's counts: %+v", wn)
 	}
 }
