@@ -62,7 +62,7 @@ func Apply(ctx context.Context, p *plan.Plan, workers int, progress func(phase s
 	// the netlink phases, many at once.
 	var withRules []*plan.Namespace
 	for _, ns := range p.Namespaces {
-		if ns.IPTables != nil || len(ns.IPSets) > 0 {
+		if ns.IPTables != nil || len(ns.IPSets) > 0 || ns.NFTables != "" {
 			withRules = append(withRules, ns)
 		}
 	}
@@ -79,11 +79,15 @@ func Apply(ctx context.Context, p *plan.Plan, workers int, progress func(phase s
 					return fmt.Errorf("%s: nfacct %s: %w", ns.Name, name, err)
 				}
 			}
-			if ns.IPTables == nil {
-				return nil
+			if ns.IPTables != nil {
+				if err := IPTablesRestore(handles.fd[ns.Name], ns.IPTables.Restore()); err != nil {
+					return fmt.Errorf("%s: %w", ns.Name, err)
+				}
 			}
-			if err := IPTablesRestore(handles.fd[ns.Name], ns.IPTables.Restore()); err != nil {
-				return fmt.Errorf("%s: %w", ns.Name, err)
+			if ns.NFTables != "" {
+				if err := NFTApply(handles.fd[ns.Name], ns.NFTables); err != nil {
+					return fmt.Errorf("%s: %w", ns.Name, err)
+				}
 			}
 			return nil
 		})
@@ -462,6 +466,12 @@ func toRoute(r plan.Route, get func(string) (netlink.Link, error)) (*netlink.Rou
 // one process per namespace, as kube-proxy and flanneld do it.
 func IPTablesRestore(ns vnetns.NsHandle, rules string) error {
 	return restore(ns, "iptables-restore", rules, "-w", "5")
+}
+
+// NFTApply runs nft -f on a script inside a namespace: one transaction,
+// as kube-proxy's nftables mode commits a sync (all of it or nothing).
+func NFTApply(ns vnetns.NsHandle, script string) error {
+	return restore(ns, "nft", script, "-f", "-")
 }
 
 // restore runs a tool that reads its input on stdin inside a namespace.

@@ -101,6 +101,9 @@ func (ns *Namespace) renderPhase3(b *strings.Builder, peers []*Peer) {
 	if ns.IPTables != nil {
 		fmt.Fprintf(b, "ip netns exec %s iptables-restore <<'EOF'\n%sEOF\n", n, ns.IPTables.Restore())
 	}
+	if ns.NFTables != "" {
+		fmt.Fprintf(b, "ip netns exec %s nft -f - <<'EOF'\n%sEOF\n", n, ns.NFTables)
+	}
 }
 
 func (l Link) command(ns string) string {
