@@ -65,7 +65,8 @@ func TestCompletion(t *testing.T) {
 		{[]string{"rules", "ht-svc", "s"}, []string{"slb"}, noFiles},
 		{[]string{"rules", "ht-vx", "s"}, nil, noFiles},
 		{[]string{"diff", "flannel-services", "ipvs@1.8", "ipvs@1.9"}, []string{"ipvs@1.9"}, noFiles},
-		{[]string{"up", "x", "--kube-proxy", "ipvs@1.3"}, []string{"ipvs@1.30", "ipvs@1.31"}, noFiles},
+		{[]string{"up", "x", "--kube-proxy", "ipvs@1.3"}, []string{"ipvs@1.30", "ipvs@1.31", "ipvs@1.32", "ipvs@1.33",
+			"ipvs@1.34", "ipvs@1.35", "ipvs@1.36", "ipvs@1.37"}, noFiles},
 		{[]string{"test", "x", "--kube-proxy", "userspace@1.2"}, []string{"userspace@1.2", "userspace@1.20", "userspace@1.21",
 			"userspace@1.22", "userspace@1.23", "userspace@1.24", "userspace@1.25"}, noFiles},
 		{[]string{"doctor", "--kube-proxy", "nft"}, nil, noFiles},
@@ -87,12 +88,12 @@ func TestCompletion(t *testing.T) {
 	// The kube-proxy versions are those that exist: IPVS from 1.8,
 	// userspace up to 1.25, iptables from 1.1, nftables not built.
 	specs := kubeProxySpecs()
-	for _, s := range []string{"iptables@1.1", "iptables@1.31", "ipvs@1.8", "userspace@1.1", "userspace@1.25"} {
+	for _, s := range []string{"iptables@1.1", "iptables@1.31", "iptables@1.37", "ipvs@1.8", "ipvs@1.37", "userspace@1.1", "userspace@1.25"} {
 		if !slices.Contains(specs, s) {
 			t.Errorf("no %s in %v", s, specs)
 		}
 	}
-	for _, s := range []string{"ipvs@1.7", "userspace@1.26", "iptables@1.32", "nftables@1.31"} {
+	for _, s := range []string{"ipvs@1.7", "ipvs@1.38", "userspace@1.26", "iptables@1.38", "nftables@1.31"} {
 		if slices.Contains(specs, s) {
 			t.Errorf("%s offered", s)
 		}

@@ -55,6 +55,9 @@ type kubeProxyView struct {
 	// MODE@VERSION ("" when it has none).
 	Override string `json:"override,omitempty"`
 	Scenario string `json:"scenario,omitempty"`
+	// Warning is what that kube-proxy logs when it starts (the mode's
+	// Warning, e.g. the IPVS deprecation from 1.35), omitted when nothing.
+	Warning string `json:"warning,omitempty"`
 }
 
 func (k *kubeProxyView) String() string {
@@ -145,7 +148,7 @@ func describeKubeProxy(l *lab.Lab) *kubeProxyView {
 	if kp == nil {
 		return nil
 	}
-	v := &kubeProxyView{Mode: kp.Mode, Version: kp.Version, Override: l.State.KubeProxy}
+	v := &kubeProxyView{Mode: kp.Mode, Version: kp.Version, Override: l.State.KubeProxy, Warning: kubeProxyWarning(kp)}
 	if v.Override == "" {
 		v.Scenario = kp.Mode + "@" + kp.Version
 		return v

@@ -139,6 +139,7 @@ func labToTest(ctx context.Context, arg, name, kubeProxy string) (l *lab.Lab, te
 	if name == "" {
 		name = sc.Topology.Name
 	}
+	warnKubeProxy(os.Stderr, sc.Topology)
 	fmt.Fprintf(os.Stderr, "bringing up %s for the test\n", name)
 	l, err = lab.Up(ctx, sc, lab.UpOptions{Name: name, DaemonCommand: daemonCommand, Preflight: preflight, Compile: compile.ForHost, Apply: apply.Apply,
 		Progress: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/apply"
 	"github.com/netlab/netlab/lab/compile"
+	"github.com/netlab/netlab/lab/kubeproxy"
+	"github.com/netlab/netlab/lab/topology"
 )
 
 func upCmd() *cobra.Command {
@@ -49,6 +52,7 @@ interrupted). While up runs, a down or another up of the same lab waits for it.`
 			if err != nil {
 				return err
 			}
+			warnKubeProxy(os.Stderr, sc.Topology)
 			if err := requireRoot(); err != nil {
 				return err
 			}
@@ -92,4 +96,34 @@ func upFailed(ctx context.Context, err error) error {
 		fmt.Fprintln(os.Stderr, "netlab: up interrupted:", err)
 	}
 	return interrupted
+}
+
+// kubeProxyWarning is what the scenario's kube-proxy logs when it starts
+// (kubeproxy.Mode's Warning), "" for nothing. Scenarios set no kube-proxy
+// feature gates, so those are the version's defaults.
+func kubeProxyWarning(kp *topology.KubeProxy) string {
+	if kp == nil {
+		return ""
+	}
+	return kubeproxy.StartWarning(kp.Mode, kp.Version, nil)
+}
+
+// warnKubeProxy prints kubeProxyWarning as "warning: kube-proxy 1.35
+// (ipvs): MESSAGE" (up, and test when it brings a scenario up), before
+// the lab is built: the node renders as usual, this is the notice the
+// real kube-proxy would log (and -o json carries it as
+// kubeProxy.warning).
+func warnKubeProxy(w io.Writer, t *topology.Topology) {
+	if t == nil {
+		return
+	}
+	msg := kubeProxyWarning(t.KubeProxy)
+	if msg == "" {
+		return
+	}
+	ver := t.KubeProxy.Version
+	if v, err := kubeproxy.ParseVersion(ver); err == nil {
+		ver = v.String()
+	}
+	fmt.Fprintf(w, "warning: kube-proxy %s (%s): %s\n", ver, t.KubeProxy.Mode, msg)
 }

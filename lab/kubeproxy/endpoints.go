@@ -40,13 +40,20 @@ type svcPort struct {
 	hash       string // ChainHash(name, proto)
 	eps        []*endpoint
 
+	// hiddenExternalIPs: the Service has IPv4 externalIPs that
+	// AllowServiceExternalIPs=false keeps out of externalIP (1.36+); they
+	// still make the port externally accessible.
+	hiddenExternalIPs bool
+
 	// srcCoversNode: a source range contains the node IP (syncProxyRules'
 	// allowFromNode; the IPVS proxier's KUBE-LOAD-BALANCER-SOURCE-IP).
 	srcCoversNode bool
 }
 
+// externallyAccessible is ServicePort.ExternallyAccessible, which reads
+// the externalIPs field itself, not the gated ExternalIPs().
 func (p *svcPort) externallyAccessible() bool {
-	return p.nodePort != 0 || len(p.lbIP) != 0 || len(p.externalIP) != 0
+	return p.nodePort != 0 || len(p.lbIP) != 0 || len(p.externalIP) != 0 || p.hiddenExternalIPs
 }
 
 // usesClusterEndpoints / usesLocalEndpoints are the 1.24+ ServicePort
@@ -89,7 +96,6 @@ func buildModel(v Version, n Node) (*model, error) {
 		clusterCIDR: n.ClusterCIDR,
 		masqAll:     n.MasqueradeAll,
 		markBit:     14,
-		npAddrs:     n.NodePortAddresses,
 		nfacct:      n.NFAcct == nil || *n.NFAcct,
 	}
 	if m.nodeName == "" {
@@ -127,11 +133,11 @@ func buildModel(v Version, n Node) (*model, error) {
 			return nil, fmt.Errorf("node %s: clusterCIDR: %v", m.nodeName, err)
 		}
 	}
-	for _, c := range m.npAddrs {
-		if _, _, err := net.ParseCIDR(c); err != nil {
-			return nil, fmt.Errorf("node %s: nodePortAddresses: %v", m.nodeName, err)
-		}
+	npAddrs, err := nodePortAddresses(v, n.NodePortAddresses, m.nodeIP)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: nodePortAddresses: %v", m.nodeName, err)
 	}
+	m.npAddrs = npAddrs
 	gates, err := v.featureGates(n.FeatureGates)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %v", m.nodeName, err)
@@ -158,6 +164,52 @@ func buildModel(v Version, n Node) (*model, error) {
 	return m, nil
 }
 
+// nodePortAddresses checks --nodeport-addresses and expands its keywords
+// as cmd/kube-proxy does before the proxier sees the list: "primary"
+// alone (1.30+) or, from 1.37, "primary", "localhost" and "all" in any
+// combination, each once (expandNodePortAddressKeywords). "primary" is
+// the node IP as a /32, none when it is a loopback address.
+func nodePortAddresses(v Version, in []string, nodeIP net.IP) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for i, a := range in {
+		switch a {
+		case "primary", "localhost", "all":
+			switch {
+			case v.nodePortAddressKeywords():
+				if seen[a] {
+					return nil, fmt.Errorf("%q is listed twice", a)
+				}
+				seen[a] = true
+			case a == "primary" && v.nodePortAddressPrimary():
+				if i != 0 || len(in) != 1 {
+					return nil, fmt.Errorf("kube-proxy %s can't use both 'primary' and CIDRs (mixing keywords and CIDRs needs 1.37)", v)
+				}
+			case a == "primary":
+				return nil, fmt.Errorf("kube-proxy %s has no 'primary' keyword (1.30, #123105); give CIDRs", v)
+			default:
+				return nil, fmt.Errorf("kube-proxy %s has no %q keyword (1.37, #138427); give CIDRs", v, a)
+			}
+			switch a {
+			case "primary":
+				if !nodeIP.IsLoopback() {
+					out = append(out, nodeIP.String()+"/32")
+				}
+			case "localhost":
+				out = append(out, "127.0.0.0/8", "::1/128")
+			case "all":
+				out = append(out, "0.0.0.0/0", "::/0")
+			}
+		default:
+			if _, _, err := net.ParseCIDR(a); err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 // epKey is how EndpointSlice ports are matched to Service ports.
 type epKey struct{ name, proto string }
 
@@ -180,7 +232,7 @@ func (m *model) servicePorts(v Version, s *Service) ([]*svcPort, error) {
 	}
 	// Owned here so that it can stay on the stack.
 	sets := epSets{}
-	if err := m.endpointSets(id, s, sets); err != nil {
+	if err := m.endpointSets(v, id, s, sets); err != nil {
 		return nil, err
 	}
 	var out []*svcPort
@@ -263,6 +315,9 @@ func (m *model) serviceInfo(v Version, id string, s *Service, cip net.IP) (svcPo
 	if p.externalIP, err = ipv4s(id, "externalIPs", s.ExternalIPs); err != nil {
 		return p, err
 	}
+	if v.hasExternalIPsGate() && !v.gateOn(m.gates, "AllowServiceExternalIPs") && len(p.externalIP) > 0 {
+		p.externalIP, p.hiddenExternalIPs = nil, true
+	}
 	if p.lbIP, err = ipv4s(id, "loadBalancerIPs", s.LoadBalancerIPs); err != nil {
 		return p, err
 	}
@@ -302,8 +357,14 @@ func ipv4s(id, field string, in []string) ([]net.IP, error) {
 }
 
 // sourceRanges parses loadBalancerSourceRanges: the IPv4 ones, trimmed
-// (canonical from 1.31), and whether one contains the node IP.
+// (canonical from 1.31), and whether one contains the node IP. From 1.34
+// a /0 among them empties the list (zeroSourceRangeAllowsAll).
 func (m *model) sourceRanges(v Version, id string, in []string) (ranges []string, coversNode bool, err error) {
+	defer func() {
+		if err == nil && v.zeroSourceRangeAllowsAll() && hasZeroCIDR(ranges) {
+			ranges, coversNode = nil, false
+		}
+	}()
 	for _, r := range in {
 		r = strings.TrimSpace(r)
 		_, cidr, err := net.ParseCIDR(r)
@@ -322,10 +383,22 @@ func (m *model) sourceRanges(v Version, id string, in []string) (ranges []string
 	return ranges, coversNode, nil
 }
 
+// hasZeroCIDR reports whether one of the CIDRs has prefix length 0.
+func hasZeroCIDR(cidrs []string) bool {
+	for _, c := range cidrs {
+		if _, n, err := net.ParseCIDR(c); err == nil {
+			if ones, _ := n.Mask.Size(); ones == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // endpointSets groups the Service's endpoints into sets by (port name,
-// protocol) as the EndpointSlice cache does, deduplicated by "ip:port" (a
-// local copy wins).
-func (m *model) endpointSets(id string, s *Service, sets epSets) error {
+// protocol) as the EndpointSlice cache does, deduplicated by "ip:port"
+// (see epSets.add for which copy wins).
+func (m *model) endpointSets(v Version, id string, s *Service, sets epSets) error {
 	for i := range s.Endpoints {
 		e := &s.Endpoints[i]
 		ip := net.ParseIP(e.IP)
@@ -347,13 +420,16 @@ func (m *model) endpointSets(id string, s *Service, sets epSets) error {
 			serving:     boolOr(e.Serving, ready),
 			terminating: boolOr(e.Terminating, false),
 		}
-		sets.add(ep, ports)
+		sets.add(ep, ports, v.prefersNonTerminatingDuplicate())
 	}
 	return nil
 }
 
-// add puts a copy of ep into the set of each valid port it serves.
-func (sets epSets) add(ep endpoint, ports []EndpointPort) {
+// add puts a copy of ep into the set of each valid port it serves. Of
+// duplicates (the same ip:port twice, in scenario order, which is the
+// order within one EndpointSlice) the first is kept unless a later one is
+// local, or from 1.36 (nonTerminating) the last that is not terminating.
+func (sets epSets) add(ep endpoint, ports []EndpointPort, nonTerminating bool) {
 	for _, pp := range ports {
 		if pp.Port <= 0 {
 			continue // kube-proxy ignores invalid endpoint ports
@@ -366,7 +442,8 @@ func (sets epSets) add(ep endpoint, ports []EndpointPort) {
 		}
 		c := ep
 		c.hostPort = net.JoinHostPort(ep.ip.String(), strconv.Itoa(pp.Port))
-		if _, ok := set[c.hostPort]; !ok || c.local {
+		_, dup := set[c.hostPort]
+		if !dup || (!nonTerminating && c.local) || (nonTerminating && !c.terminating) {
 			set[c.hostPort] = &c
 		}
 	}
@@ -494,7 +571,7 @@ type categorized struct {
 	hasAny bool
 }
 
-// categorize1_24 is CategorizeEndpoints as of 1.24-1.31
+// categorize1_24 is CategorizeEndpoints as of 1.24-1.37
 // (kubernetes/kubernetes pkg/proxy/topology.go, added by #106497):
 // cluster endpoints are the ready ones, else (gate) serving+terminating;
 // local endpoints the local ready ones, else (gate) local

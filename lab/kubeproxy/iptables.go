@@ -81,9 +81,10 @@ const (
 //     kubelet's KUBE-MARK-DROP. Sources: v1.22.17 (oracle), a 1.17-era and
 //     a 1.9-era proxier.go (MrHohn/kubernetes@1b494c77), the PRs that
 //     versions.go cites.
-//   - 1.24-1.31 (syncEXT): KUBE-EXT- / KUBE-SVL-; from 1.25 dropping in the
-//     filter table (KUBE-PROXY-FIREWALL). Sources: v1.24.17, v1.28.15 and
-//     v1.31.14 (oracle), the PRs versions.go cites.
+//   - 1.24-1.37 (syncEXT): KUBE-EXT- / KUBE-SVL-; from 1.25 dropping in the
+//     filter table (KUBE-PROXY-FIREWALL). Sources: v1.24.17, v1.28.15,
+//     v1.31.14, v1.33.13, v1.35.4 and v1.37.2 (oracle), the PRs versions.go
+//     cites.
 //
 // Service ports are processed in ServicePortName order (kube-proxy walks a
 // Go map; only the order of rules of different services inside the
@@ -423,7 +424,7 @@ func (r *renderer) nodePortTargets() (all bool, ips []string, ok bool) {
 		if err != nil || n.IP.To4() == nil {
 			continue // only this family's CIDRs
 		}
-		if ones, _ := n.Mask.Size(); ones == 0 {
+		if isZeroNodePortCIDR(r.v, c, n) {
 			return true, nil, true
 		}
 		cidrs = append(cidrs, n)
@@ -445,6 +446,16 @@ func (r *renderer) nodePortTargets() (all bool, ips []string, ok bool) {
 	}
 	sort.Strings(ips)
 	return false, ips, len(ips) > 0 || r.v.nodePortRulesIgnoreAddresses()
+}
+
+// isZeroNodePortCIDR is proxyutil.IsZeroCIDR on one --nodeport-addresses
+// entry: prefix length 0 from 1.34, the literal "0.0.0.0/0" before
+// (zeroNodePortCIDRByPrefix).
+func isZeroNodePortCIDR(v Version, s string, n *net.IPNet) bool {
+	if ones, _ := n.Mask.Size(); ones != 0 {
+		return false
+	}
+	return v.zeroNodePortCIDRByPrefix() || s == "0.0.0.0/0"
 }
 
 // containsIPv4Loopback is kube-proxy's check on --nodeport-addresses: empty

@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite testdata/golden/*.rules from th
 
 // oracleVersions are the versions the kube-proxy oracle runs
 // (testdata/update-oracle.sh stores its outputs in testdata/oracle/).
-var oracleVersions = []string{"1.22", "1.24", "1.28", "1.31"}
+var oracleVersions = []string{"1.22", "1.24", "1.28", "1.31", "1.33", "1.35", "1.37"}
 
 // goldenVersions are the minors where some behaviour switch of versions.go
 // flips; every other minor must render exactly like the golden version
@@ -24,6 +24,7 @@ var oracleVersions = []string{"1.22", "1.24", "1.28", "1.31"}
 var goldenVersions = []string{
 	"1.1", "1.2", "1.5", "1.6", "1.7", "1.9", "1.10", "1.12", "1.14", "1.15", "1.16", "1.17",
 	"1.18", "1.19", "1.20", "1.21", "1.22", "1.24", "1.25", "1.26", "1.27", "1.28", "1.30", "1.31",
+	"1.34", "1.36", "1.37",
 }
 
 func caseNames(t testing.TB) []string {
@@ -108,9 +109,9 @@ func TestOracle(t *testing.T) {
 				if err != nil {
 					t.Fatalf("missing oracle output (run testdata/update-oracle.sh): %v", err)
 				}
-				n := loadCase(t, name)
-				want := normalize(oracleArtefacts(n, mustVersion(t, ver), string(raw)))
-				got := normalize(withoutKubelet(mustVersion(t, ver), renderCase(t, name, ver).Rules.Restore()))
+				n, v := loadCase(t, name), mustVersion(t, ver)
+				want := normalize(withoutRandomFully(v, oracleArtefacts(n, v, string(raw))))
+				got := normalize(withoutRandomFully(v, withoutKubelet(v, renderCase(t, name, ver).Rules.Restore())))
 				if got != want {
 					t.Errorf("differs from the oracle (normalised; - oracle, + netlab):\n%s", lineDiff(want, got))
 					return
@@ -131,7 +132,8 @@ func TestOracle(t *testing.T) {
 // --nodeport-addresses excludes 127.0.0.0/8 (v1.28+ proxier.go). For such
 // nodes the oracle still writes kube-proxy's own KUBE-FIREWALL "block
 // incoming localnet connections" rule and, in v1.31, the localhost NodePort
-// nfacct rules; the real kube-proxy (and netlab) does not.
+// nfacct rules; the real kube-proxy (and netlab) does not. (The v1.33+
+// outputs no longer have them: the oracle then follows NewProxier.)
 func oracleArtefacts(n Node, v Version, text string) string {
 	if !v.hasLocalhostNodePortsFlag() || containsIPv4Loopback(n.NodePortAddresses) {
 		return text
@@ -147,6 +149,18 @@ func oracleArtefacts(n Node, v Version, text string) string {
 		out = append(out, l)
 	}
 	return strings.Join(out, "\n")
+}
+
+// withoutRandomFully drops " --random-fully" before 1.37 (on both sides):
+// there the proxier writes it only if HasRandomFully(), which the oracle's
+// fake iptables answers false, while netlab assumes an iptables that has
+// it (>= 1.6.2, hasRandomFully, 1.16+). From 1.37 kube-proxy writes it
+// unconditionally (randomFullyUnconditional), so it is compared as is.
+func withoutRandomFully(v Version, text string) string {
+	if v.randomFullyUnconditional() {
+		return text
+	}
+	return strings.ReplaceAll(text, " --random-fully", "")
 }
 
 // withoutKubelet removes from netlab's output the kubelet-owned rules that
@@ -180,8 +194,6 @@ func withoutKubelet(v Version, text string) string {
 //     comments are unquoted; netlab must quote them to be valid restore input.
 //   - Chain declarations lose policy and counters (the fake prints "-" for
 //     built-in chains too).
-//   - " --random-fully" goes: the fake's HasRandomFully() is false, while
-//     netlab assumes an iptables with --random-fully (>= 1.6.2, 1.16+).
 //   - KUBE-PROXY-CANARY goes: iptables.Monitor creates it, and the oracle's
 //     fake proxier never starts the monitor.
 //   - The canonical order the oracle prints (docs/testing.md, "The
@@ -219,7 +231,7 @@ type parsedTable struct {
 }
 
 // parseRestore reads a restore text into its tables, without the canary
-// chains, quotes and --random-fully.
+// chains and quotes.
 func parseRestore(text string) map[string]*parsedTable {
 	tables := map[string]*parsedTable{}
 	var cur *parsedTable
@@ -260,7 +272,6 @@ func (t *parsedTable) addRule(line string) {
 		return
 	}
 	rule = strings.ReplaceAll(rule, `"`, "")
-	rule = strings.ReplaceAll(rule, " --random-fully", "")
 	t.rules[chain] = append(t.rules[chain], rule)
 }
 

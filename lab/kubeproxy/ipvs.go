@@ -170,7 +170,7 @@ func (v Version) ipsetChainRules() []setRule {
 	return r
 }
 
-// IPVS renders kube-proxy's IPVS mode of version v (1.8-1.31) on node n,
+// IPVS renders kube-proxy's IPVS mode of version v (1.8-1.37) on node n,
 // with the default options (kernel 6.1, no strict ARP).
 func IPVS(v Version, n Node) (*IPVSResult, error) {
 	return IPVSWithOptions(v, n, Options{})
@@ -180,8 +180,9 @@ func IPVS(v Version, n Node) (*IPVSResult, error) {
 // servers, ipsets, kube-ipvs0 addresses, iptables rules and sysctls after
 // its first full sync (syncProxyRules) on a fresh node.
 //
-// Modelled from the v1.22.17, v1.24.17, v1.28.15 and v1.31.14 proxiers (the
-// oracle) and the PRs ipvs_versions.go cites; versions in between and before
+// Modelled from the v1.22.17, v1.24.17, v1.28.15, v1.31.14, v1.33.13,
+// v1.35.4 and v1.37.2 proxiers (the oracle) and the PRs ipvs_versions.go
+// cites; versions in between and before
 // follow the switches of ipvs_versions.go. Known simplifications before
 // 1.22: the ipset and chain names are the 1.22 ones (the 1.9-1.13 names
 // KUBE-LB-INGRESS-LOCAL / KUBE-FIRE-WALL and the KUBE-FORWARD pod CIDR
@@ -201,6 +202,9 @@ func IPVSWithOptions(v Version, n Node, o Options) (*IPVSResult, error) {
 	m, err := buildModel(v, n)
 	if err != nil {
 		return nil, err
+	}
+	if v.ipvsModeGate() && !v.gateOn(m.gates, "KubeProxyIPVS") {
+		return nil, fmt.Errorf("node %s: kube-proxy %s refuses --proxy-mode=ipvs with the KubeProxyIPVS feature gate off (config validation: the mode must be iptables, nftables or blank; #139397); turn the gate on or use another mode", m.nodeName, v)
 	}
 	r := &ipvsRenderer{
 		v: v, m: m,
@@ -291,7 +295,7 @@ func (r *ipvsRenderer) nodeAddresses() (map[string]bool, []net.IP) {
 		if err != nil || n.IP.To4() == nil {
 			continue
 		}
-		if ones, _ := n.Mask.Size(); ones == 0 {
+		if isZeroNodePortCIDR(r.v, c, n) {
 			matchAll = true
 		}
 		cidrs = append(cidrs, n)
@@ -419,6 +423,17 @@ func (r *ipvsRenderer) loadBalancerIPs(p *svcPort, eLocal bool) {
 		if len(p.srcRanges) > 0 {
 			r.add(setLoadBalancerFW, e)
 			for _, src := range p.srcRanges {
+				if hasZeroCIDR([]string{src}) {
+					// Before 1.34 (zeroSourceRangeAllowsAll) kube-proxy
+					// tries to add a /0 source; the kernel refuses it
+					// for hash:ip,port,net ("The value of the CIDR
+					// parameter of the IP address is invalid"), kube-proxy
+					// logs "Failed to add ip set entry" and goes on:
+					// the node drops that LB's traffic from anywhere
+					// else (#132719). The rules and the SOURCE-IP entry
+					// stay.
+					continue
+				}
 				r.add(setLoadBalancerSrcCIDR, e+","+src)
 			}
 			if p.srcCoversNode {
@@ -902,11 +917,13 @@ func (r *IPVSResult) PlanIPVS() []plan.IPVSService {
 	return out
 }
 
-// The IPVS mode: alpha in 1.8 (kubernetes#46580), GA in 1.11.
+// The IPVS mode: alpha in 1.8 (kubernetes#46580), GA in 1.11, deprecated in
+// 1.35 (#134539), behind the KubeProxyIPVS gate from 1.37 (#139397).
 func init() {
 	Register(Mode{Name: "ipvs", Label: "IPVS", Since: 8, SincePR: "#46580", SinceStage: "alpha",
-		Needs: []kernel.Feature{kernel.IPVS, kernel.Dummy, kernel.Ipset},
-		Views: []View{{Name: "ipvs", Command: []string{"ipvsadm", "-Ln"}}, {Name: "ipsets", Command: []string{"ipset", "save"}}},
+		Needs:   []kernel.Feature{kernel.IPVS, kernel.Dummy, kernel.Ipset},
+		Warning: ipvsWarning,
+		Views:   []View{{Name: "ipvs", Command: []string{"ipvsadm", "-Ln"}}, {Name: "ipsets", Command: []string{"ipset", "save"}}},
 		Render: func(v Version, n Node, o Options) (*NodeState, error) {
 			res, err := IPVSWithOptions(v, n, o)
 			if err != nil {

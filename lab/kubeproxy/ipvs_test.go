@@ -17,6 +17,7 @@ import (
 var ipvsGoldenVersions = []string{
 	"1.8", "1.9", "1.10", "1.11", "1.13", "1.14", "1.16", "1.18", "1.19", "1.21",
 	"1.22", "1.24", "1.25", "1.26", "1.27", "1.28", "1.29", "1.31",
+	"1.34", "1.36", "1.37",
 }
 
 func renderIPVSCase(t testing.TB, name, version string) *IPVSResult {
@@ -106,17 +107,37 @@ func ipvsWithoutKubelet(text string) string {
 	return strings.Join(out, "\n")
 }
 
+// withoutRefusedIPSetEntries drops from the oracle's ipset section the
+// entries the kernel refuses: a hash:ip,port,net entry with a /0 net
+// ("The value of the CIDR parameter of the IP address is invalid"), which
+// kube-proxy before 1.34 tries to add for a 0.0.0.0/0
+// loadBalancerSourceRange (#132719). The fake ipset accepts it; on a real
+// node the add fails, kube-proxy logs it and goes on, and netlab renders
+// the node without it (ipvs.go, loadBalancerIPs).
+func withoutRefusedIPSetEntries(section string) string {
+	var out []string
+	for _, l := range strings.SplitAfter(section, "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "add" && strings.HasSuffix(f[2], "/0") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "")
+}
+
 // TestIPVSOracle renders every case for every oracle version and compares
 // the four sections with what the real kube-proxy wrote
 // (testdata/ipvs/oracle, from testdata/ipvs/update-oracle.sh).
 // Normalisations, all of them:
 //   - ipvs: normalizeIPVSSave (flag notation).
-//   - ipset: none (ipsetSave prints netlab's sets in the oracle's format,
-//     which leaves out the create options that IPSetRestore adds).
+//   - ipset: withoutRefusedIPSetEntries on the oracle's side (ipsetSave
+//     prints netlab's sets in the oracle's format, which leaves out the
+//     create options that IPSetRestore adds).
 //   - kube-ipvs0 addresses: none.
-//   - iptables: ipvsWithoutKubelet on netlab's side, then normalize() of
-//     iptables_test.go on both sides (quotes, chain policies,
-//     --random-fully, canonical chain/rule order; see there).
+//   - iptables: ipvsWithoutKubelet on netlab's side, then
+//     withoutRandomFully and normalize() of iptables_test.go on both sides
+//     (--random-fully before 1.37, quotes, chain policies, canonical
+//     chain/rule order; see there).
 func TestIPVSOracle(t *testing.T) {
 	passed, total := map[string]int{}, map[string]int{}
 	var mu sync.Mutex
@@ -134,13 +155,15 @@ func TestIPVSOracle(t *testing.T) {
 					"ipvs":      res.Save(),
 					"ipset":     ipsetSave(res),
 					"addresses": strings.Join(res.Addresses, "\n"),
-					"iptables":  normalize(ipvsWithoutKubelet(res.Rules.Restore())),
 				}
 				if got["addresses"] != "" {
 					got["addresses"] += "\n"
 				}
+				v := mustVersion(t, ver)
+				got["iptables"] = normalize(withoutRandomFully(v, ipvsWithoutKubelet(res.Rules.Restore())))
 				want["ipvs"] = normalizeIPVSSave(want["ipvs"])
-				want["iptables"] = normalize(want["iptables"])
+				want["ipset"] = withoutRefusedIPSetEntries(want["ipset"])
+				want["iptables"] = normalize(withoutRandomFully(v, want["iptables"]))
 				ok := true
 				for _, s := range []string{"ipvs", "ipset", "addresses", "iptables"} {
 					if got[s] != want[s] {
@@ -284,8 +307,103 @@ func TestIPVSRefusesOldVersions(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no IPVS mode") {
 		t.Fatalf("1.7: got %v, want a 'no IPVS mode' error", err)
 	}
-	if _, err := IPVS(Version{1, 32}, Node{}); err == nil {
-		t.Fatal("1.32 accepted")
+	if _, err := IPVS(Version{1, 38}, Node{}); err == nil {
+		t.Fatal("1.38 accepted")
+	}
+	if _, err := IPVS(Version{1, 37}, Node{}); err != nil {
+		t.Fatalf("1.37: %v", err)
+	}
+}
+
+// TestIPVSModeGate: from 1.37 (#139397) config validation refuses
+// --proxy-mode=ipvs when the KubeProxyIPVS gate is off; the gate does not
+// exist before.
+func TestIPVSModeGate(t *testing.T) {
+	off := Node{FeatureGates: map[string]bool{"KubeProxyIPVS": false}}
+	_, err := IPVS(mustVersion(t, "1.37"), off)
+	if err == nil || !strings.Contains(err.Error(), "refuses --proxy-mode=ipvs with the KubeProxyIPVS feature gate off") {
+		t.Errorf("1.37 with KubeProxyIPVS=false: %v", err)
+	}
+	if _, err := Render("ipvs", mustVersion(t, "1.37"), off, Options{}); err == nil {
+		t.Error("Render: 1.37 with KubeProxyIPVS=false accepted")
+	}
+	if _, err := IPVS(mustVersion(t, "1.37"), Node{FeatureGates: map[string]bool{"KubeProxyIPVS": true}}); err != nil {
+		t.Errorf("1.37 with KubeProxyIPVS=true: %v", err)
+	}
+	if _, err := IPVS(mustVersion(t, "1.36"), off); err == nil || !strings.Contains(err.Error(), "not known") {
+		t.Errorf("1.36 with KubeProxyIPVS: %v", err)
+	}
+	// The iptables mode takes the gate either way.
+	if _, err := IPTables(mustVersion(t, "1.37"), off); err != nil {
+		t.Errorf("iptables 1.37 with KubeProxyIPVS=false: %v", err)
+	}
+}
+
+// TestIPVSWarning: what kube-proxy logs at start in IPVS mode, verbatim
+// from cmd/kube-proxy/app/server_linux.go: nothing before 1.35, the
+// deprecation of #134539 in 1.35 and 1.36, the removal plan of #139397
+// from 1.37, nothing when the gate keeps IPVS from starting; never
+// anything in iptables mode.
+func TestIPVSWarning(t *testing.T) {
+	const dep135 = "The ipvs proxier is now deprecated and may be removed in a future release. Please use 'nftables' instead."
+	const dep137 = "The ipvs proxier has been deprecated and will be disabled by default in Kubernetes 1.40 and removed in Kubernetes 1.43. Migrate to the 'nftables' proxier instead."
+	for _, c := range []struct {
+		mode, ver string
+		gates     map[string]bool
+		want      string
+	}{
+		{"ipvs", "1.8", nil, ""},
+		{"ipvs", "1.34", nil, ""},
+		{"ipvs", "1.35", nil, dep135},
+		{"ipvs", "v1.36.3", nil, dep135},
+		{"ipvs", "1.37", nil, dep137},
+		{"ipvs", "1.37", map[string]bool{"KubeProxyIPVS": true}, dep137},
+		{"ipvs", "1.37", map[string]bool{"KubeProxyIPVS": false}, ""},
+		{"ipvs", "1.38", nil, ""},
+		{"ipvs", "1.7", nil, ""},
+		{"iptables", "1.35", nil, ""},
+		{"iptables", "1.37", nil, ""},
+		{"nosuchmode", "1.35", nil, ""},
+	} {
+		if got := StartWarning(c.mode, c.ver, c.gates); got != c.want {
+			t.Errorf("%s %s %v: %q, want %q", c.mode, c.ver, c.gates, got, c.want)
+		}
+	}
+}
+
+// TestIPVSZeroSourceRange: before 1.34 the /0 source of a
+// loadBalancerSourceRange is not in KUBE-LOAD-BALANCER-SOURCE-CIDR (the
+// kernel refuses it, #132719) while the FW entry stays; from 1.34
+// (#132722) the service has no source-range entries at all.
+func TestIPVSZeroSourceRange(t *testing.T) {
+	entries := func(ver, set string) []string {
+		for _, s := range renderIPVSCase(t, "zero-cidrs", ver).IPSets {
+			if s.Name == set {
+				return s.Entries
+			}
+		}
+		return nil
+	}
+	has := func(list []string, e string) bool {
+		for _, x := range list {
+			if x == e {
+				return true
+			}
+		}
+		return false
+	}
+	for ver, fw := range map[string]bool{"1.31": true, "1.33": true, "1.34": false, "1.37": false} {
+		if got := has(entries(ver, setLoadBalancerFW), "203.0.113.30,tcp:80"); got != fw {
+			t.Errorf("%s: lb-any in %s: %v, want %v", ver, setLoadBalancerFW, got, fw)
+		}
+		for _, e := range entries(ver, setLoadBalancerSrcCIDR) {
+			if strings.HasSuffix(e, "/0") {
+				t.Errorf("%s: %s has %s, which the kernel refuses", ver, setLoadBalancerSrcCIDR, e)
+			}
+		}
+		if got := has(entries(ver, setLoadBalancerSrcCIDR), "203.0.113.31,tcp:80,198.51.100.0/24"); got != fw {
+			t.Errorf("%s: lb-mixed's 198.51.100.0/24 source: %v, want %v", ver, got, fw)
+		}
 	}
 }
 
@@ -296,7 +414,7 @@ func TestIPVSPR97081(t *testing.T) {
 	for _, tc := range []struct {
 		ver   string
 		reals int
-	}{{"1.22", 0}, {"1.23", 0}, {"1.24", 2}, {"1.28", 2}, {"1.31", 2}} {
+	}{{"1.22", 0}, {"1.23", 0}, {"1.24", 2}, {"1.28", 2}, {"1.31", 2}, {"1.33", 2}, {"1.35", 2}, {"1.37", 2}} {
 		res := renderIPVSCase(t, "basic", tc.ver)
 		found := false
 		for _, vs := range res.VirtualServers {
@@ -317,7 +435,7 @@ func TestIPVSPR97081(t *testing.T) {
 // KUBE-EXTERNAL-IP-LOCAL RETURN in 1.26/1.27 (#121909), has it from 1.28
 // (#121928), and the chain does not exist before 1.26 (#108460).
 func TestIPVSExternalIPLocalFilter(t *testing.T) {
-	for ver, want := range map[string]string{"1.25": "none", "1.26": "reject", "1.27": "reject", "1.28": "return", "1.31": "return"} {
+	for ver, want := range map[string]string{"1.25": "none", "1.26": "reject", "1.27": "reject", "1.28": "return", "1.31": "return", "1.37": "return"} {
 		rules := renderIPVSCase(t, "basic", ver).Rules.Restore()
 		got := "none"
 		if strings.Contains(rules, "-A KUBE-IPVS-FILTER ") {

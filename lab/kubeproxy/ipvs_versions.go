@@ -5,9 +5,12 @@ package kubeproxy
 // Every version-dependent behaviour of the IPVS renderer (ipvs.go) is one of
 // the predicates below, in the style of versions.go. Sources: the IPVS
 // proxier (kubernetes/kubernetes pkg/proxy/ipvs/proxier.go) of v1.22.17,
-// v1.24.17, v1.28.15 and v1.31.14 as the oracle runs it (docs/testing.md,
-// "The oracle"), and for everything else the PRs each switch cites and the
-// CHANGELOG-1.x entries. "observed" = read off the oracle versions on
+// v1.24.17, v1.28.15, v1.31.14, v1.33.13, v1.35.4 and v1.37.2 as the oracle
+// runs it (docs/testing.md, "The oracle"), cmd/kube-proxy/app of those and
+// of v1.32.13/v1.34.4/v1.36.3, and for everything else the PRs each switch
+// cites and the CHANGELOG-1.x entries. The IPVS proxier's first sync does
+// not change from 1.32 to 1.37 but for --random-fully (versions.go); the
+// shared switches of versions.go from 1.34 apply to it too. "observed" = read off the oracle versions on
 // either side, PR not identified; "inferred" = placed from PR dates or
 // CHANGELOG text; "guess" = neither the upstream sources read nor the
 // oracle pin it down, the comment says why the minor was chosen. A minor
@@ -140,3 +143,32 @@ func (v Version) ipvsHasOutFilter() bool { return v.atLeast(29) }
 // v1.28.15 does not; guess: placed with #108460 (1.26), whose
 // KUBE-IPVS-FILTER REJECT would otherwise hit the node IP itself.
 func (v Version) ipvsSkipsBindingNodeAddresses() bool { return v.atLeast(26) }
+
+// ipvsDeprecated: kube-proxy logs (klog error, and a Node event
+// "IPVSDeprecation") at start that the IPVS proxier is deprecated (KEP-5495,
+// #134539, 1.35; the same text in v1.36.3). ipvsWarning has the text.
+func (v Version) ipvsDeprecated() bool { return v.atLeast(35) }
+
+// ipvsModeGate: the KubeProxyIPVS feature gate (Deprecated, default on;
+// #139397, 1.37). With it off, config validation refuses
+// --proxy-mode=ipvs ("must be iptables, nftables or blank") and kube-proxy
+// does not start; the start message names the removal plan.
+func (v Version) ipvsModeGate() bool { return v.atLeast(37) }
+
+// ipvsWarning is what kube-proxy logs at start in IPVS mode (the Mode's
+// Warning), verbatim from cmd/kube-proxy/app/server_linux.go: "" before
+// 1.35, and "" when the node's gates do not resolve or turn IPVS off
+// (then there is no kube-proxy to log anything: IPVS refuses the node).
+func ipvsWarning(v Version, overrides map[string]bool) string {
+	if !v.ipvsDeprecated() {
+		return ""
+	}
+	if !v.ipvsModeGate() {
+		return "The ipvs proxier is now deprecated and may be removed in a future release. Please use 'nftables' instead."
+	}
+	gates, err := v.featureGates(overrides)
+	if err != nil || !v.gateOn(gates, "KubeProxyIPVS") {
+		return ""
+	}
+	return "The ipvs proxier has been deprecated and will be disabled by default in Kubernetes 1.40 and removed in Kubernetes 1.43. Migrate to the 'nftables' proxier instead."
+}

@@ -42,6 +42,29 @@ type Mode struct {
 	// Render is the node's state after kube-proxy's first full sync at
 	// version v.
 	Render func(v Version, n Node, o Options) (*NodeState, error)
+	// Warning is what kube-proxy logs when it starts in this mode at
+	// version v, such as a deprecation notice, verbatim; "" for nothing
+	// (nil: never anything). gates are the node's feature-gate overrides
+	// as in Node.FeatureGates (nil: the version's defaults). It is not
+	// an error: the node renders as usual; when the gates make the mode
+	// refuse to start, Render says so and Warning is "". netlab up and
+	// test print it, and status/up -o json carry it (StartWarning).
+	Warning func(v Version, gates map[string]bool) string
+}
+
+// StartWarning is the Warning of a registered mode at a version written
+// as in a scenario ("1.35", "v1.35.4"); "" when the mode is unknown or has
+// no Warning, or the version does not parse or lacks the mode.
+func StartWarning(mode, version string, gates map[string]bool) string {
+	m, ok := Lookup(mode)
+	if !ok || m.Warning == nil {
+		return ""
+	}
+	v, err := ParseVersion(version)
+	if err != nil || m.exists(v.Minor) != nil {
+		return ""
+	}
+	return m.Warning(v, gates)
 }
 
 // View is one command that shows part of a mode's state on a node.

@@ -9,8 +9,8 @@ import (
 // Version is a kube-proxy minor version. Patch releases are not modelled:
 // a minor renders like its latest patch release as far as the sources used
 // (the kubernetes/kubernetes commits and PRs each switch below cites, and
-// for 1.22/1.24/1.28/1.31 the oracle's v1.22.17/v1.24.17/v1.28.15/v1.31.14)
-// tell.
+// for 1.22/1.24/1.28/1.31/1.33/1.35/1.37 the oracle's v1.22.17/v1.24.17/
+// v1.28.15/v1.31.14/v1.33.13/v1.35.4/v1.37.2) tell.
 type Version struct{ Major, Minor int }
 
 // The supported range. 1.1 stands for the pre-1.2 iptables proxier
@@ -18,7 +18,7 @@ type Version struct{ Major, Minor int }
 // late 2015): the opt-in iptables mode before the KUBE-MARK-MASQ rework.
 var (
 	MinVersion = Version{1, 1}
-	MaxVersion = Version{1, 31}
+	MaxVersion = Version{1, 37}
 )
 
 var versionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$`)
@@ -66,12 +66,21 @@ func (v Version) AtLeast(minor int) bool { return v.atLeast(minor) }
 // Every version-dependent behaviour of the iptables renderer is one of the
 // predicates below, named after what it switches and citing the upstream
 // change. "observed" means the switch is read off the real code of the
-// versions on either side (the oracle's v1.22.17/v1.24.17/v1.28.15/v1.31.14
-// sources, or historic pkg/proxy/iptables/proxier.go copies: kubernetes@
-// 003b2318 before 1.2, the 1.2-era cloudlinux/kuberdock-kubernetes@37913d1f,
-// the 1.9-era MrHohn/kubernetes@1b494c77) and the exact PR was not
-// identified; "inferred" means the release is placed from PR dates or
-// CHANGELOG-1.x text, not from code of that release.
+// versions on either side (the oracle's v1.22.17/v1.24.17/v1.28.15/v1.31.14/
+// v1.33.13/v1.35.4/v1.37.2 sources, the v1.32.13/v1.34.4/v1.36.3 sources of
+// the Go module proxy, or historic pkg/proxy/iptables/proxier.go copies:
+// kubernetes@003b2318 before 1.2, the 1.2-era
+// cloudlinux/kuberdock-kubernetes@37913d1f, the 1.9-era
+// MrHohn/kubernetes@1b494c77) and the exact PR was not identified;
+// "inferred" means the release is placed from PR dates or CHANGELOG-1.x
+// text, not from code of that release.
+//
+// 1.32-1.37 change nothing in the iptables and IPVS proxiers' first sync
+// itself (pkg/proxy/iptables and pkg/proxy/ipvs of v1.31.14 to v1.37.2
+// differ in metrics, the sync runner, cleanup and config plumbing) but for
+// --random-fully in 1.37 (hasRandomFully); the switches from 1.34 on are in
+// the shared service and EndpointSlice code (pkg/proxy/*.go,
+// pkg/proxy/util) and in cmd/kube-proxy/app.
 
 // hasMarkMasqChain: KUBE-MARK-MASQ and KUBE-POSTROUTING with a configurable
 // mark bit (default 14, 0x4000) replace the hard-coded mark 0x4d415351 set
@@ -151,8 +160,18 @@ func (v Version) dropsInvalid() bool { return v.atLeast(15) }
 func (v Version) xlbRoutesLocalTraffic() bool { return v.atLeast(15) }
 
 // hasRandomFully: MASQUERADE --random-fully when iptables supports it
-// (#78547, 1.16 inferred; always assumed supported: iptables >= 1.6.2).
+// (#78547, 1.16 inferred). 1.16-1.36 ask the iptables binary
+// (utiliptables.Interface.HasRandomFully, iptables >= 1.6.2); netlab
+// assumes one that has it. From 1.37 kube-proxy writes it unconditionally:
+// HasRandomFully and the iptables version probing are gone
+// (randomFullyUnconditional).
 func (v Version) hasRandomFully() bool { return v.atLeast(16) }
+
+// randomFullyUnconditional: --random-fully no longer depends on the
+// iptables binary; utiliptables.Interface lost HasRandomFully (observed:
+// v1.36.3 asks, v1.37.2 does not). netlab's output does not change (it
+// assumed the flag since 1.16); the oracle comparison stops discounting it.
+func (v Version) randomFullyUnconditional() bool { return v.atLeast(37) }
 
 // hasCanary: KUBE-PROXY-CANARY in mangle, nat and filter for
 // iptables.Monitor (#81517, 1.17).
@@ -255,6 +274,48 @@ func (v Version) nfacctLocalhostNodePorts() bool { return v.atLeast(31) }
 // at 1.31).
 func (v Version) normalizesSourceRanges() bool { return v.atLeast(31) }
 
+// zeroSourceRangeAllowsAll: a loadBalancerSourceRange with prefix length 0
+// ("0.0.0.0/0") means "allow any", as if the field were empty: no KUBE-FW-
+// chain, no KUBE-LOAD-BALANCER-FW entry (#132722, fixing #132719, 1.34;
+// observed: absent in v1.33.13, present in v1.34.4). Before, the iptables
+// proxier wrote "-s 0.0.0.0/0" and the IPVS proxier's ipset add of the /0
+// source failed (ipsetRefusesZeroNet).
+func (v Version) zeroSourceRangeAllowsAll() bool { return v.atLeast(34) }
+
+// zeroNodePortCIDRByPrefix: --nodeport-addresses matches every address
+// when a CIDR has prefix length 0 (proxyutil.IsZeroCIDR takes the parsed
+// *net.IPNet); before, only the literal strings "0.0.0.0/0" and "::/0" did,
+// and e.g. "10.0.0.0/0" matched the node addresses one by one (observed:
+// string compare in v1.33.13, prefix length in v1.34.4; changed with the
+// IsZeroCIDR rework of #132722, inferred).
+func (v Version) zeroNodePortCIDRByPrefix() bool { return v.atLeast(34) }
+
+// prefersNonTerminatingDuplicate: of two endpoints with the same ip:port
+// in a service port's EndpointSlices, the later one wins unless it is
+// terminating ("pod IP reused while the old Pod still exists", #135593,
+// fixing #135266, 1.36; observed: v1.35.4 keeps the first unless the
+// later is local, v1.36.3 the new rule).
+func (v Version) prefersNonTerminatingDuplicate() bool { return v.atLeast(36) }
+
+// hasExternalIPsGate: the AllowServiceExternalIPs gate (KEP-5707, #137293,
+// 1.36; GA since 1.0, default on): when off, no rules are written for
+// spec.externalIPs (ServicePort.ExternalIPs() is empty), but the port still
+// counts as externally accessible (ExternallyAccessible reads the field),
+// so its KUBE-EXT- chain and Cluster endpoints stay.
+func (v Version) hasExternalIPsGate() bool { return v.atLeast(36) }
+
+// nodePortAddressPrimary: --nodeport-addresses accepts the single keyword
+// "primary", the node's primary IP(s) as /32 (/128) (#123105, 1.30;
+// observed in v1.31.14). nodePortAddressKeywords extends it.
+func (v Version) nodePortAddressPrimary() bool { return v.atLeast(30) }
+
+// nodePortAddressKeywords: --nodeport-addresses takes the keywords
+// "primary", "localhost" (127.0.0.0/8, ::1/128) and "all" (0.0.0.0/0,
+// ::/0) in any combination with each other and with CIDRs, each at most
+// once (#138427, 1.37; expandNodePortAddressKeywords in cmd/kube-proxy/app,
+// observed: absent in v1.36.3).
+func (v Version) nodePortAddressKeywords() bool { return v.atLeast(37) }
+
 // ---- feature gates ------------------------------------------------------
 
 // gateSpec is one feature gate the renderer knows, by version.
@@ -271,11 +332,18 @@ var gates = map[string]gateSpec{
 	// alpha 1.21, #103462 beta 1.22, #113496 GA 1.26, removed 1.28.
 	"ServiceInternalTrafficPolicy": {since: 21, removed: 28, onSince: 22, lockedSince: 26},
 	// Accepted for fidelity with the oracle; hints are not modelled, so it
-	// has no effect. alpha 1.21, beta 1.23 (on from 1.24, #108747).
-	"TopologyAwareHints": {since: 21, onSince: 24},
+	// has no effect. alpha 1.21, beta 1.23 (on from 1.24, #108747), GA and
+	// locked 1.33 (#130742), removed 1.36 (#136112).
+	"TopologyAwareHints": {since: 21, removed: 36, onSince: 24, lockedSince: 33},
 	// Partial restores only change later syncs; no effect on the first
 	// full sync modelled here. alpha 1.26, beta 1.27, GA 1.28, gone 1.30.
 	"MinimizeIPTablesRestore": {since: 26, removed: 30, onSince: 27, lockedSince: 28},
+	// Off: no rules for spec.externalIPs (hasExternalIPsGate). New in 1.36
+	// as GA and on, for the deprecation of externalIPs (KEP-5707, #137293).
+	"AllowServiceExternalIPs": {since: 36, onSince: 36},
+	// Off: --proxy-mode=ipvs fails config validation (ipvsRefusedByGate).
+	// New in 1.37, Deprecated and on (KEP-5495, #139397).
+	"KubeProxyIPVS": {since: 37, onSince: 37},
 }
 
 // featureGates resolves the node's gate overrides against v's defaults.

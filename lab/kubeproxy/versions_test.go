@@ -8,19 +8,20 @@ import (
 func TestParseVersion(t *testing.T) {
 	for in, want := range map[string]string{
 		"1.28": "1.28", "v1.28.15": "1.28", "1.2": "1.2", "v1.31.14": "1.31", "1.1": "1.1", "v1.22": "1.22", "1.24.0-rc.1": "1.24",
+		"1.32": "1.32", "v1.35.4": "1.35", "1.37": "1.37", "v1.37.2": "1.37",
 	} {
 		v, err := ParseVersion(in)
 		if err != nil || v.String() != want {
 			t.Errorf("ParseVersion(%q) = %v, %v; want %s", in, v, err, want)
 		}
 	}
-	for _, in := range []string{"1.32", "1.0", "2.0", "0.9", "", "abc", "1", "1.x"} {
+	for _, in := range []string{"1.38", "v1.38.0-beta.0", "1.0", "2.0", "0.9", "", "abc", "1", "1.x"} {
 		_, err := ParseVersion(in)
 		if err == nil {
 			t.Errorf("ParseVersion(%q) succeeded", in)
 			continue
 		}
-		if !strings.Contains(err.Error(), "1.1 to 1.31") {
+		if !strings.Contains(err.Error(), "1.1 to 1.37") {
 			t.Errorf("ParseVersion(%q) error does not name the supported range: %v", in, err)
 		}
 	}
@@ -64,6 +65,18 @@ func TestFeatureGates(t *testing.T) {
 		{"1.20", map[string]bool{"ProxyTerminatingEndpoints": true}, "not known"},
 		{"1.24", map[string]bool{"NoSuchGate": true}, "not known"},
 		{"1.21", map[string]bool{"ServiceInternalTrafficPolicy": true}, ""},
+		// 1.32-1.37: TopologyAwareHints GA and locked in 1.33 (#130742),
+		// gone in 1.36 (#136112); AllowServiceExternalIPs new in 1.36
+		// (#137293); KubeProxyIPVS new in 1.37 (#139397).
+		{"1.32", map[string]bool{"TopologyAwareHints": false}, ""},
+		{"1.33", map[string]bool{"TopologyAwareHints": false}, "locked"},
+		{"1.35", map[string]bool{"TopologyAwareHints": true}, ""},
+		{"1.36", map[string]bool{"TopologyAwareHints": true}, "not known"},
+		{"1.35", map[string]bool{"AllowServiceExternalIPs": false}, "not known"},
+		{"1.36", map[string]bool{"AllowServiceExternalIPs": false}, ""},
+		{"1.37", map[string]bool{"AllowServiceExternalIPs": true}, ""},
+		{"1.36", map[string]bool{"KubeProxyIPVS": true}, "not known"},
+		{"1.37", map[string]bool{"KubeProxyIPVS": false}, ""}, // iptables mode does not care
 	} {
 		_, err := IPTables(mustVersion(t, c.ver), node(c.gates))
 		switch {
@@ -104,7 +117,7 @@ func TestSysctlsAndNFAcct(t *testing.T) {
 	}
 
 	n := loadCase(t, "basic")
-	for ver, want := range map[string]int{"1.28": 0, "1.30": 1, "1.31": 2} {
+	for ver, want := range map[string]int{"1.28": 0, "1.30": 1, "1.31": 2, "1.37": 2} {
 		r := renderCase(t, "basic", ver)
 		if len(r.NFAcctCounters) != want {
 			t.Errorf("%s: nfacct counters %v, want %d", ver, r.NFAcctCounters, want)
@@ -130,7 +143,7 @@ func TestLargeClusterMode(t *testing.T) {
 		services int
 		comments bool
 	}{
-		{"1.31", 333, true}, {"1.31", 334, false}, {"1.22", 334, false}, {"1.11", 334, true},
+		{"1.31", 333, true}, {"1.31", 334, false}, {"1.37", 334, false}, {"1.22", 334, false}, {"1.11", 334, true},
 	} {
 		r, err := IPTables(mustVersion(t, c.ver), benchNode(c.services))
 		if err != nil {
@@ -162,6 +175,87 @@ func TestBadInput(t *testing.T) {
 	} {
 		if _, err := IPTables(v, n); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestNodePortAddressKeywords: "primary" alone from 1.30 (#123105);
+// "primary", "localhost" and "all" in any combination, each once, from
+// 1.37 (#138427), expanded as cmd/kube-proxy does before the proxier
+// sees them.
+func TestNodePortAddressKeywords(t *testing.T) {
+	const last = `-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"`
+	dispatch := func(ver string, npa ...string) ([]string, error) {
+		n := loadCase(t, "nodeports")
+		n.NodePortAddresses = npa
+		r, err := IPTables(mustVersion(t, ver), n)
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, l := range strings.Split(r.Rules.Restore(), "\n") {
+			if strings.HasPrefix(l, "-A KUBE-SERVICES "+last) {
+				out = append(out, strings.TrimPrefix(l, "-A KUBE-SERVICES "+last+" "))
+			}
+		}
+		return out, nil
+	}
+	for _, c := range []struct {
+		ver  string
+		npa  []string
+		want string // the dispatch rules' matches, or the error
+	}{
+		{"1.29", []string{"primary"}, "error: no 'primary' keyword"},
+		{"1.30", []string{"primary"}, "-d 192.168.0.2 -j KUBE-NODEPORTS"},
+		{"1.36", []string{"primary", "127.0.0.0/8"}, "error: can't use both 'primary' and CIDRs"},
+		{"1.36", []string{"localhost"}, `error: no "localhost" keyword`},
+		{"1.36", []string{"all"}, `error: no "all" keyword`},
+		{"1.37", []string{"primary", "localhost"}, "-d 127.0.0.1 -j KUBE-NODEPORTS|-d 192.168.0.2 -j KUBE-NODEPORTS"},
+		{"1.37", []string{"primary", "10.0.0.0/8"}, "-d 192.168.0.2 -j KUBE-NODEPORTS"},
+		{"1.37", []string{"all", "primary"}, "-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"},
+		{"1.37", []string{"localhost", "localhost"}, `error: "localhost" is listed twice`},
+		{"1.37", []string{"nonsense"}, "error: invalid CIDR address"},
+	} {
+		got, err := dispatch(c.ver, c.npa...)
+		want, wantErr := strings.CutPrefix(c.want, "error: ")
+		s := strings.Join(got, "|")
+		if err != nil {
+			s = err.Error()
+		}
+		if (err != nil) != wantErr || (wantErr && !strings.Contains(s, want)) || (!wantErr && s != want) {
+			t.Errorf("%s %v: %s, want %s", c.ver, c.npa, s, c.want)
+		}
+	}
+}
+
+// TestZeroCIDRSwitches pins the two 1.34 switches (#132722) on the
+// renderer itself; the zero-cidrs case shows them against the oracle.
+func TestZeroCIDRSwitches(t *testing.T) {
+	has := func(ver, line string) bool {
+		return strings.Contains(renderCase(t, "zero-cidrs", ver).Rules.Restore(), line)
+	}
+	// lb-any's only range and one of lb-mixed's are 0.0.0.0/0: firewall
+	// chains before 1.34, none from 1.34 (as if the field were empty);
+	// lb-ranges keeps its (trimmed) ranges.
+	fwAny := ":" + prefixFW + ChainHash("zero/lb-any:http", "tcp")
+	fwMixed := ":" + prefixFW + ChainHash("zero/lb-mixed:http", "tcp")
+	fwRanges := ":" + prefixFW + ChainHash("zero/lb-ranges:http", "tcp")
+	// --nodeport-addresses 10.0.0.0/0: one dispatch rule per node address
+	// before 1.34, "every local address" from 1.34.
+	const perIP = "-d 192.168.0.2 -j KUBE-NODEPORTS"
+	for _, c := range []struct {
+		ver       string
+		zeroFW    bool
+		perNodeIP bool
+	}{{"1.31", true, true}, {"1.33", true, true}, {"1.34", false, false}, {"1.37", false, false}} {
+		if got := has(c.ver, fwAny) && has(c.ver, fwMixed); got != c.zeroFW {
+			t.Errorf("%s: firewall chains of lb-any/lb-mixed %v, want %v", c.ver, got, c.zeroFW)
+		}
+		if !has(c.ver, fwRanges) || !has(c.ver, "-s 198.51.100.0/24 -j KUBE-EXT-") {
+			t.Errorf("%s: lb-ranges lost its trimmed source ranges", c.ver)
+		}
+		if got := has(c.ver, perIP); got != c.perNodeIP {
+			t.Errorf("%s: per-address NodePort dispatch for 10.0.0.0/0 %v, want %v", c.ver, got, c.perNodeIP)
 		}
 	}
 }

@@ -12,13 +12,14 @@
 #   ORACLE_DIR   the oracle's directory, the one holding its run.sh
 #                (required: the first argument, or $ORACLE)
 #   ORACLE_WORK  oracle build cache, passed through to run.sh
-#   VERSIONS     versions to render          (default "1.22 1.24 1.28 1.31")
+#   VERSIONS     versions to render          (default "1.22 1.24 1.28 1.31 1.33 1.35 1.37")
 #
 # The case files are the oracle's scenario JSON as is (lab/kubeproxy.Node
 # marshals to the same format). A case that only exists for some versions
 # (e.g. it sets a feature gate that later went GA and was locked) lists them
-# in cases/<case>.versions. A run whose kube-proxy logged an error (for
-# example a failed iptables-restore) is treated as a failure.
+# in cases/<case>.versions; it is rendered for those of VERSIONS. A run
+# whose kube-proxy logged an error (for example a failed iptables-restore)
+# is treated as a failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cases_dir=$here/cases
@@ -40,7 +41,7 @@ if [ -z "${ORACLE:-}" ]; then
   ORACLE=$1
   shift
 fi
-VERSIONS=${VERSIONS:-"1.22 1.24 1.28 1.31"}
+VERSIONS=${VERSIONS:-"1.22 1.24 1.28 1.31 1.33 1.35 1.37"}
 [ -x "$ORACLE/run.sh" ] || { echo "update-oracle.sh: no oracle at $ORACLE ($ORACLE/run.sh is missing or not executable)" >&2; usage; }
 mkdir -p "$here/$outdir"
 if [ $# -gt 0 ]; then
@@ -52,7 +53,14 @@ tmp=$(mktemp); trap 'rm -f "$tmp"' EXIT
 for c in "${cases[@]}"; do
   name=$(basename "$c" .json)
   vers=$VERSIONS
-  if [ -f "${c%.json}.versions" ]; then vers=$(cat "${c%.json}.versions"); fi
+  if [ -f "${c%.json}.versions" ]; then
+    # Only the requested versions that the case exists for.
+    only=" $(tr '\n' ' ' <"${c%.json}.versions") "
+    vers=
+    for v in $VERSIONS; do
+      case $only in *" $v "*) vers="$vers $v" ;; esac
+    done
+  fi
   for v in $vers; do
     out="$here/$outdir/$name-$v.txt"
     if ! "$ORACLE/run.sh" "$MODE" "$v" "$c" "$out" 2>"$tmp" >/dev/null; then
