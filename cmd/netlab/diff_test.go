@@ -1,0 +1,328 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netlab/netlab/lab/compile"
+	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/lab/topology"
+)
+
+// summaryLines keeps the "#" lines of diff's text output: the Service
+// summary and the parts line, without the parts' diffs (their text
+// follows the renderers, which other tests hold).
+func summaryLines(out string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if strings.HasPrefix(l, "#") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	file := filepath.Join("testdata", "diff", name)
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/netlab -run %s -update writes it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test ./cmd/netlab -run %s -update rewrites it)\ngot:\n%s\nwant:\n%s", file, t.Name(), got, want)
+	}
+}
+
+// TestDiffIPTablesAgainstIPVS: two unrelated rule languages compare
+// Service by Service. On flannel-services the one behaviour that differs is
+// eTP=Local on the nodes without the endpoint: iptables drops an outside
+// client there, IPVS (1.24+) forwards it to the remote endpoint, losing
+// its address on the way; node-3, with the endpoint, is the same.
+func TestDiffIPTablesAgainstIPVS(t *testing.T) {
+	code, out, stderr := cli(t, "diff", "flannel-services", "iptables@1.31", "ipvs@1.31")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	sum := summaryLines(out)
+	golden(t, "iptables-1.31-ipvs-1.31.txt", sum)
+	for _, want := range []string{
+		"# node-1: services: 2 of 17 addresses behave differently (- iptables@1.31, + ipvs@1.31)\n",
+		"#   default/local-web:http node port 10.0.0.10:30081/tcp\n#     outside   - dropped\n#               + 10.244.2.2:8080 (SNAT)\n",
+		"# node-3: services: all 17 addresses behave the same\n",
+		"ipvs only in ipvs@1.31 (42 lines)",
+		"nftables in neither",
+		"\n--- iptables@1.31 node-1 iptables\n+++ ipvs@1.31 node-1 iptables\n",
+		"\n--- iptables@1.31 node-1 ipvs\n+++ ipvs@1.31 node-1 ipvs\n@@ -0,0 +1,42 @@\n+-A -t 10.0.0.10:30080 -s rr\n",
+		"\n--- iptables@1.31 node-1 ipsets\n+++ ipvs@1.31 node-1 ipsets\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "node-1 nftables") {
+		t.Error("a part neither side has got a diff")
+	}
+}
+
+// TestDiffIPVS97081: between 1.23 and 1.24 an eTP=Local virtual server on
+// a node without a local endpoint gets the cluster's endpoints instead of
+// none (PR #97081, lab/kubeproxy/ipvs_versions.go
+// ipvsFallbackToClusterEndpoints): refused before, forwarded after. The
+// node with the endpoint does not change.
+func TestDiffIPVS97081(t *testing.T) {
+	code, out, stderr := cli(t, "diff", "flannel-services", "ipvs@1.23", "ipvs@1.24")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "ipvs-1.23-ipvs-1.24.txt", summaryLines(out))
+	for _, want := range []string{
+		"#   default/local-web:http node port 10.0.0.10:30081/tcp\n" +
+			"#     pod       - rejected\n#               + 10.244.2.2:8080\n" +
+			"#     node      - rejected\n#               + 10.244.2.2:8080\n" +
+			"#     outside   - rejected\n#               + 10.244.2.2:8080 (SNAT)\n",
+		"#   default/local-web:http load balancer IP 203.0.113.11:80/tcp\n",
+		"# node-3: services: all 17 addresses behave the same\n",
+		// The virtual servers themselves, in the ipvs part.
+		"\n--- ipvs@1.23 node-1 ipvs\n+++ ipvs@1.24 node-1 ipvs\n",
+		"\n -A -t 10.0.0.10:30081 -s rr\n+-a -t 10.0.0.10:30081 -r 10.244.2.2:8080 -m -w 1\n",
+		"\n -A -t 203.0.113.11:80 -s rr\n+-a -t 203.0.113.11:80 -r 10.244.2.2:8080 -m -w 1\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "node-3 ipvs") {
+		t.Error("node-3 (it has the endpoint) shows an IPVS change")
+	}
+
+	code, out, _ = cli(t, "diff", "flannel-services", "ipvs@1.23", "ipvs@1.24", "--node", "node-2", "-o", "json")
+	var got []nodeDiff
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || len(got) != 1 {
+		t.Fatalf("exit %d, %v: %s", code, err, out)
+	}
+	for _, s := range got[0].Services {
+		if s.Address != "10.0.0.11:30081/tcp" {
+			continue
+		}
+		for _, c := range s.Clients {
+			if c.From == fromOutside && (c.A.Text != "rejected" || strings.Join(c.B.Endpoints, ",") != "10.244.2.2:8080" || strings.Join(c.B.SNAT, ",") != "10.244.2.2:8080") {
+				t.Errorf("node-2 NodePort from outside: a %+v, b %+v", c.A, c.B)
+			}
+		}
+	}
+}
+
+// nodeNS compiles a scenario's node under a kube-proxy (nil: none, the
+// CNI's rules only).
+func nodeNS(t *testing.T, topo *topology.Topology, kp string, node string) *plan.Namespace {
+	t.Helper()
+	c := *topo
+	c.KubeProxy = nil
+	if kp != "" {
+		k, err := topology.ParseKubeProxy(kp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.KubeProxy = k
+	}
+	p, err := compile.ForHost(&c, c.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range p.Namespaces {
+		if ns.Role == plan.RoleNode && ns.Owner == node {
+			return ns
+		}
+	}
+	t.Fatalf("no node %s", node)
+	return nil
+}
+
+// nftFixture is kube-proxy's nftables table for flannel-services node-1,
+// as the plan carries it (no comment lines).
+func nftFixture(t *testing.T, version string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "diff", "nftables-"+version+"-node-1.nft"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(string(data), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+// TestDiffNFTablesAgainstIPTables: kube-proxy's nftables table (what the
+// real kube-proxy 1.33 and 1.37 write for node-1, beside flannel's own
+// iptables rules) behaves like the iptables mode's rules for every Service
+// address and client, and the summary says so; the parts show the
+// nftables table as its own labelled part. A table with one element taken
+// out differs exactly there.
+func TestDiffNFTablesAgainstIPTables(t *testing.T) {
+	sc, err := loadScenario("flannel-services")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo := sc.Topology
+	n := &topo.Nodes[0]
+	ipt := nodeNS(t, topo, "iptables@1.31", n.Name)
+	for _, v := range []string{"1.33", "1.37"} {
+		nft := nodeNS(t, topo, "", n.Name)
+		nft.NFTables = nftFixture(t, v)
+		services := compareServices(topo, n, ipt, nft)
+		if len(services) != 17 {
+			t.Fatalf("%s: %d addresses, want 17", v, len(services))
+		}
+		for _, s := range services {
+			for _, c := range s.Clients {
+				if !c.Same {
+					t.Errorf("nftables %s: %s %s from %s: iptables %q, nftables %q", v, s.Service, s.Address, c.From, c.A.Text, c.B.Text)
+				}
+				if len(c.B.Uncertain) > 0 {
+					t.Errorf("nftables %s: %s from %s: not understood: %v", v, s.Address, c.From, c.B.Uncertain)
+				}
+			}
+		}
+		// The nftables side did the work: the same outcomes with the
+		// table left out are different ones.
+		bare := nodeNS(t, topo, "", n.Name)
+		if differ := countDiffering(compareServices(topo, n, ipt, bare)); differ < 10 {
+			t.Errorf("without kube-proxy's table only %d addresses differ", differ)
+		}
+		want := map[string]string{
+			"10.0.0.10:30081/tcp outside":         "dropped",
+			"203.0.113.11:80/tcp pod":             "10.244.2.2:8080",
+			"203.0.113.12:80/tcp pod":             "dropped",
+			"203.0.113.12:80/tcp outsideInRanges": "10.244.0.3:80, 10.244.1.2:80 (SNAT)",
+			"10.96.0.15:80/tcp pod":               "rejected",
+			"10.96.0.19:53/udp node":              "rejected",
+			"10.96.0.11:80/tcp pod":               "10.244.0.3:80, 10.244.1.2:80; ClientIP affinity 10800s",
+			"10.96.0.17:9100/tcp pod":             "10.0.0.11:9100 (SNAT)",
+			"10.0.0.10:30053/udp outside":         "10.244.0.3:80, 10.244.1.2:80 (SNAT)",
+		}
+		for _, s := range services {
+			for _, c := range s.Clients {
+				if w, ok := want[s.Address+" "+c.From]; ok && c.B.Text != w {
+					t.Errorf("nftables %s: %s from %s: %q, want %q", v, s.Address, c.From, c.B.Text, w)
+				}
+				delete(want, s.Address+" "+c.From)
+			}
+		}
+		for k := range want {
+			t.Errorf("nftables %s: no outcome for %s", v, k)
+		}
+
+		// Take the eTP=Local NodePort's "no endpoints here" drop out: an
+		// outside client then reaches the node itself, and only there.
+		broken := nodeNS(t, topo, "", n.Name)
+		broken.NFTables = strings.Replace(nft.NFTables, "add element ip kube-proxy no-endpoint-nodeports { tcp . 30081 comment \"default/local-web:http\" : drop }\n", "", 1)
+		if broken.NFTables == nft.NFTables {
+			t.Fatalf("nftables %s: the fixture lacks the no-endpoint-nodeports element", v)
+		}
+		var diffs []string
+		for _, s := range compareServices(topo, n, nft, broken) {
+			for _, c := range s.Clients {
+				if !c.Same {
+					diffs = append(diffs, s.Address+" "+c.From+": "+c.A.Text+" / "+c.B.Text)
+				}
+			}
+		}
+		if want := "10.0.0.10:30081/tcp outside: dropped / delivered to the node itself"; strings.Join(diffs, "\n") != want {
+			t.Errorf("nftables %s without the drop element: differences\n%s\nwant\n%s", v, strings.Join(diffs, "\n"), want)
+		}
+
+		ps := compareParts(parts(ipt), parts(nft), "iptables@1.31", "nftables@"+v, n.Name)
+		line := partsLine(ps, "iptables@1.31", "nftables@"+v)
+		if !strings.Contains(line, "nftables only in nftables@"+v+" (") || !strings.Contains(line, "ipvs, ipsets in neither") {
+			t.Errorf("parts line %q", line)
+		}
+		var nftPart string
+		for _, p := range ps {
+			if p.Part == partNFTables {
+				nftPart = p.Diff
+			}
+		}
+		if !strings.HasPrefix(nftPart, "--- iptables@1.31 node-1 nftables\n+++ nftables@"+v+" node-1 nftables\n@@ -0,0 +1,") ||
+			!strings.Contains(nftPart, "\n+add element ip kube-proxy no-endpoint-nodeports { tcp . 30081 comment \"default/local-web:http\" : drop }\n") {
+			t.Errorf("nftables part diff:\n%s", nftPart)
+		}
+	}
+}
+
+func countDiffering(services []serviceDiff) int {
+	n := 0
+	for _, s := range services {
+		if !s.Same {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDiffSameVersionIsSame: a version against itself differs nowhere,
+// in the summary or the parts, and says so in one line a node.
+func TestDiffSameVersionIsSame(t *testing.T) {
+	for _, kp := range []string{"iptables@1.2", "iptables@1.31", "ipvs@1.8", "ipvs@1.31", "userspace@1.2"} {
+		code, out, stderr := cli(t, "diff", "flannel-services", kp, kp)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", kp, code, stderr)
+		}
+		if want := "# node-1: no difference\n# node-2: no difference\n# node-3: no difference\n"; out != want {
+			t.Errorf("%s against itself:\n%s", kp, out)
+		}
+	}
+}
+
+// TestDiffReadsEveryRule: the summary understands every rule each mode
+// writes for the catalog's scenarios (an outcome it is not sure of would
+// say "uncertain"), across the layouts of kube-proxy's history.
+func TestDiffReadsEveryRule(t *testing.T) {
+	for _, sc := range []string{"flannel-services", "seed002-clb", "seed003-flannel-userspace", "flannel-host-gw"} {
+		for _, kp := range []string{"iptables@1.1", "iptables@1.4", "iptables@1.10", "iptables@1.20", "iptables@1.31", "ipvs@1.8", "ipvs@1.12", "ipvs@1.22", "ipvs@1.31", "userspace@1.1", "userspace@1.10"} {
+			code, out, stderr := cli(t, "diff", sc, kp, kp, "-o", "json")
+			if code != 0 {
+				t.Fatalf("%s %s: exit %d: %s", sc, kp, code, stderr)
+			}
+			if strings.Contains(out, `"uncertain"`) {
+				t.Errorf("%s %s: rules not understood:\n%s", sc, kp, out)
+			}
+		}
+	}
+}
+
+// TestDiffListenersAreCompared: seed 002's CLB also listens on 443 for a
+// host outside the cluster. IPVS binds the LB IP on every node, so a node's
+// connection to that listener never leaves it; iptables lets it through.
+func TestDiffListenersAreCompared(t *testing.T) {
+	code, out, stderr := cli(t, "diff", "seed002-clb", "iptables@1.22", "ipvs@1.22", "--node", "node-1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := "#   SLB (backend ecs-web) listener 192.168.1.200:443/tcp\n" +
+		"#     pod     - not captured (routed on via eth0)\n" +
+		"#             + delivered to the node itself\n" +
+		"#     node    - not captured (routed on via eth0)\n" +
+		"#             + delivered to the node itself\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("diff lacks\n%s\ngot\n%s", want, summaryLines(out))
+	}
+}
+
+func TestDiffUnknownNode(t *testing.T) {
+	code, out, _ := cli(t, "diff", "flannel-services", "iptables@1.31", "ipvs@1.31", "--node", "node-9")
+	if code != 1 || out != "" {
+		t.Errorf("exit %d, stdout %q", code, out)
+	}
+}
