@@ -290,7 +290,7 @@ func TestDiffSameVersionIsSame(t *testing.T) {
 // say "uncertain"), across the layouts of kube-proxy's history.
 func TestDiffReadsEveryRule(t *testing.T) {
 	for _, sc := range []string{"flannel-services", "seed002-clb", "seed003-flannel-userspace", "flannel-host-gw"} {
-		for _, kp := range []string{"iptables@1.1", "iptables@1.4", "iptables@1.10", "iptables@1.20", "iptables@1.31", "ipvs@1.8", "ipvs@1.12", "ipvs@1.22", "ipvs@1.31", "userspace@1.1", "userspace@1.10"} {
+		for _, kp := range []string{"iptables@1.1", "iptables@1.4", "iptables@1.10", "iptables@1.20", "iptables@1.31", "ipvs@1.8", "ipvs@1.12", "ipvs@1.22", "ipvs@1.31", "iptables@1.37", "ipvs@1.37", "userspace@1.1", "userspace@1.10"} {
 			code, out, stderr := cli(t, "diff", sc, kp, kp, "-o", "json")
 			if code != 0 {
 				t.Fatalf("%s %s: exit %d: %s", sc, kp, code, stderr)
