@@ -28,8 +28,11 @@ func Lines(s string) []string {
 
 // Unified is a line diff of a and b in unified format with three lines of
 // context; "" when a == b. The edit script is a shortest one (Myers'
-// algorithm in linear space; see myers.go), found in O(len(a)+len(b))
-// memory, so two 75,000-line rulesets compare in megabytes.
+// algorithm in linear space; see myers.go) unless a stretch of the texts
+// needs more than costLimit edits, where it can be a little longer (two
+// 5,000-Service iptables rulesets, 1.23 against 1.28: 96,046 edits for a
+// shortest 96,018, in half a second). Memory is O(len(a)+len(b)): two
+// 75,000-line rulesets compare in tens of megabytes.
 func Unified(a, b, nameA, nameB string) string {
 	if a == b {
 		return ""
