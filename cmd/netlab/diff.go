@@ -110,6 +110,7 @@ func partsLine(ps []partDiff, nameA, nameB string) string {
 func diffCmd() *cobra.Command {
 	var (
 		out, node string
+		all       bool
 	)
 	c := &cobra.Command{
 		Use:   "diff SCENARIO MODE@VERSION MODE@VERSION",
@@ -123,8 +124,8 @@ on the node, the node itself, a host outside the cluster, one inside the source 
 happens to a new connection: the endpoints it can reach (SNAT where the endpoint sees another
 source), rejected, dropped, not captured. Both sides answer from their compiled rules whatever
 mode wrote them (iptables, nftables, IPVS virtual servers, ipsets, routes), so iptables and IPVS
-compare Service by Service. Only the addresses whose outcome differs are listed ("-" the first
-side, "+" the second).
+compare Service by Service. The addresses whose outcome differs are listed ("-" the first
+side, "+" the second); --all lists every address, "=" where both sides agree.
 
 Then part by part, a unified diff of each part's text: iptables (iptables-restore input),
 nftables (nft -f input), ipvs (ipvsadm -S -n) and ipsets (ipset save), each labelled, with a
@@ -133,6 +134,7 @@ keeps its name across versions lines up.`,
 		Example: `  netlab diff flannel-vxlan iptables@1.23 iptables@1.25
   netlab diff flannel-services iptables@1.31 ipvs@1.31 --node node-1
   netlab diff flannel-services ipvs@1.23 ipvs@1.24
+  netlab diff flannel-services iptables@1.31 ipvs@1.31 --node node-3 --all
   netlab diff ./my-cluster.yaml iptables@1.22 iptables@1.24 --node node-1 -o json`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(_ *cobra.Command, args []string) error {
@@ -185,11 +187,12 @@ keeps its name across versions lines up.`,
 			if out == "json" {
 				return printJSON(diffs)
 			}
-			fmt.Print(renderDiff(sc.Topology, diffs, args[1], args[2]))
+			fmt.Print(renderDiff(sc.Topology, diffs, args[1], args[2], all))
 			return nil
 		},
 	}
 	c.Flags().StringVar(&node, "node", "", "only this node")
+	c.Flags().BoolVar(&all, "all", false, "list every Service address, also those that behave the same on both sides")
 	addOutput(c, &out)
 	return c
 }
@@ -206,18 +209,18 @@ func hasNode(t *topology.Topology, name string) bool {
 // renderDiff is the text output: per node, the Service summary, the
 // parts line, then the parts' diffs. A node where nothing differs is one
 // line.
-func renderDiff(t *topology.Topology, diffs []nodeDiff, nameA, nameB string) string {
+func renderDiff(t *topology.Topology, diffs []nodeDiff, nameA, nameB string, all bool) string {
 	var b strings.Builder
 	for _, d := range diffs {
 		same := d.Diff == ""
 		for _, s := range d.Services {
 			same = same && s.Same
 		}
-		if same {
+		if same && !all {
 			fmt.Fprintf(&b, "# %s: no difference\n", d.Node)
 			continue
 		}
-		writeServices(&b, t, d.Node, nameA, nameB, d.Services)
+		writeServices(&b, t, d.Node, nameA, nameB, d.Services, all)
 		fmt.Fprintf(&b, "# %s: parts: %s\n", d.Node, partsLine(d.Parts, nameA, nameB))
 		b.WriteString(d.Diff)
 	}

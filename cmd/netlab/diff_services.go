@@ -469,19 +469,23 @@ func clientLegend(t *topology.Topology, n *topology.Node, services []serviceDiff
 
 // writeServices prints a node's summary: the frontends whose outcome
 // differs, each client that sees a difference with side a's outcome (-)
-// and side b's (+).
-func writeServices(b *strings.Builder, t *topology.Topology, node, nameA, nameB string, services []serviceDiff) {
+// and side b's (+); with all, also the ones that are the same (=).
+func writeServices(b *strings.Builder, t *topology.Topology, node, nameA, nameB string, services []serviceDiff, all bool) {
 	differ := 0
 	for _, s := range services {
 		if !s.Same {
 			differ++
 		}
 	}
-	if differ == 0 {
+	switch {
+	case differ == 0 && !all:
 		fmt.Fprintf(b, "# %s: services: all %d addresses behave the same\n", node, len(services))
 		return
+	case differ == 0:
+		fmt.Fprintf(b, "# %s: services: all %d addresses behave the same (= both)\n", node, len(services))
+	default:
+		fmt.Fprintf(b, "# %s: services: %d of %d addresses behave differently (- %s, + %s)\n", node, differ, len(services), nameA, nameB)
 	}
-	fmt.Fprintf(b, "# %s: services: %d of %d addresses behave differently (- %s, + %s)\n", node, differ, len(services), nameA, nameB)
 	var n *topology.Node
 	for i := range t.Nodes {
 		if t.Nodes[i].Name == node {
@@ -498,12 +502,15 @@ func writeServices(b *strings.Builder, t *topology.Topology, node, nameA, nameB 
 		}
 	}
 	for _, s := range services {
-		if s.Same {
+		if s.Same && !all {
 			continue
 		}
 		fmt.Fprintf(b, "#   %s %s %s\n", s.Service, frontendWords[s.Frontend], s.Address)
 		for _, c := range s.Clients {
 			if c.Same {
+				if all {
+					fmt.Fprintf(b, "#     %-*s = %s\n", width, clientWords[c.From], c.A.Text)
+				}
 				continue
 			}
 			fmt.Fprintf(b, "#     %-*s - %s\n", width, clientWords[c.From], c.A.Text)

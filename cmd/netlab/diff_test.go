@@ -326,3 +326,22 @@ func TestDiffUnknownNode(t *testing.T) {
 		t.Errorf("exit %d, stdout %q", code, out)
 	}
 }
+
+// TestDiffAllListsEveryAddress: --all also lists what both sides agree
+// on, "=" a client, so a version's whole Service picture shows.
+func TestDiffAllListsEveryAddress(t *testing.T) {
+	code, out, stderr := cli(t, "diff", "flannel-services", "iptables@1.31", "iptables@1.31", "--node", "node-1", "--all")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"# node-1: services: all 17 addresses behave the same (= both)\n",
+		"#   default/web cluster IP 10.96.0.10:80/tcp\n#     pod       = 10.244.0.3:80, 10.244.1.2:80\n#     node      = 10.244.0.3:80, 10.244.1.2:80\n",
+		"#   default/empty cluster IP 10.96.0.15:80/tcp\n#     pod       = rejected\n",
+		"# node-1: parts: iptables identical; nftables, ipvs, ipsets in neither\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff --all lacks %q\n%s", want, out)
+		}
+	}
+}
