@@ -119,7 +119,8 @@ func diffCmd() *cobra.Command {
 node's dataplane in two ways.
 
 First, Service by Service: for every address a Service port is reached at on the node (its
-ClusterIP, the node's NodePort, load balancer and external IPs) and every kind of client (a pod
+ClusterIP, the node's NodePort, load balancer and external IPs, and SLB listeners that are no
+Service's) and every kind of client (a pod
 on the node, the node itself, a host outside the cluster, one inside the source ranges), what
 happens to a new connection: the endpoints it can reach (SNAT where the endpoint sees another
 source), rejected, dropped, not captured. Both sides answer from their compiled rules whatever
