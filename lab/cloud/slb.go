@@ -70,54 +70,82 @@ func BuildSLB(p *plan.Plan, t *topology.Topology) {
 		if s.Type != topology.TypeLoadBalancer || !s.LBAddr.IsValid() {
 			continue
 		}
-		route(s.LBAddr.String())
-		backends := t.LBBackends(s)
-		for _, sp := range s.Ports {
-			proto := strings.ToLower(sp.Protocol)
-			name := fmt.Sprintf("%s/%s", s.Namespace, s.Name)
-			if sp.Name != "" {
-				name += ":" + sp.Name
-			}
-			chain := "SLB-" + hash(name+proto)
-			match := fmt.Sprintf("-d %s/32 -p %s -m %s --dport %d", s.LBAddr, proto, proto, sp.Port)
-			if len(s.LoadBalancerSourceRanges) == 0 {
-				r.Append("nat", "PREROUTING", fmt.Sprintf(`%s -m comment --comment "%s listener" -j %s`, match, name, chain))
-			} else {
-				// The cloud controller turns loadBalancerSourceRanges into the
-				// listener's access control list: other clients are never
-				// forwarded (left addressed to the LB IP, they are dropped).
-				for _, src := range s.LoadBalancerSourceRanges {
-					r.Append("nat", "PREROUTING", fmt.Sprintf(`%s -s %s -m comment --comment "%s listener ACL" -j %s`, match, src, name, chain))
-				}
-				r.Append("filter", "FORWARD", fmt.Sprintf(`%s -m comment --comment "%s not in the listener ACL" -j DROP`, match, name))
-			}
-			if len(backends) == 0 {
-				// No healthy backend: the listener refuses connections.
-				reject := "REJECT"
-				if proto == "tcp" {
-					reject += " --reject-with tcp-reset"
-				}
-				r.Append("filter", "FORWARD", fmt.Sprintf(`%s -m comment --comment "%s has no healthy backend" -j %s`, match, name, reject))
-				continue
-			}
-			for _, n := range backends {
-				if n.Index >= topology.MaxPinnedNodes {
-					continue
-				}
-				r.Append("nat", chain, fmt.Sprintf(`-p %s -m dscp --dscp 0x%02x -m comment --comment "pinned to %s" -j DNAT --to-destination %s:%d`,
-					proto, topology.PinDSCP(n.Index), n.Name, n.Addr, sp.NodePort))
-			}
-			for j, n := range backends {
-				stat := ""
-				if left := len(backends) - j; left > 1 {
-					stat = fmt.Sprintf(" -m statistic --mode random --probability %0.10f", 1/float64(left))
-				}
-				r.Append("nat", chain, fmt.Sprintf(`-p %s -m comment --comment "backend %s"%s -j DNAT --to-destination %s:%d`, proto, n.Name, stat, n.Addr, sp.NodePort))
-			}
+		for i, in := range s.LBIngress {
+			route(in.Addr.String())
+			listenersOf(r, t, s, in, i)
 		}
 	}
 	listeners(t, r, route)
 	slb.IPTables = r
+}
+
+// listenersOf writes the SLB's listeners of one of a Service's load
+// balancer addresses (in, the i-th of its ingress): one per port, each
+// forwarding to nodeIP:nodePort of the backend nodes, or refusing the
+// connection when it has none. The first address keeps the chain names it
+// always had; the others' carry their address.
+func listenersOf(r *plan.Ruleset, t *topology.Topology, s *topology.Service, in topology.LBIngress, i int) {
+	backends := t.LBBackends(s)
+	for _, sp := range s.Ports {
+		proto := strings.ToLower(sp.Protocol)
+		name := fmt.Sprintf("%s/%s", s.Namespace, s.Name)
+		if sp.Name != "" {
+			name += ":" + sp.Name
+		}
+		key := name + proto
+		if i > 0 {
+			key += "@" + in.Addr.String()
+		}
+		chain := "SLB-" + hash(key)
+		match := fmt.Sprintf("-d %s/32 -p %s -m %s --dport %d", in.Addr, proto, proto, sp.Port)
+		refuse := ""
+		switch {
+		case sp.NodePort == 0:
+			// allocateLoadBalancerNodePorts: false. The CLB's backends are
+			// the nodes (ECS instances), reached on the nodePort: without
+			// one the cloud controller has no backend to add.
+			refuse = "has no nodePort, and the SLB backends are nodes (allocateLoadBalancerNodePorts: false)"
+		case len(backends) == 0:
+			refuse = "has no healthy backend"
+		}
+		if len(s.LoadBalancerSourceRanges) > 0 {
+			// The cloud controller turns loadBalancerSourceRanges into the
+			// listener's access control list: other clients are never
+			// forwarded (left addressed to the LB IP, they are dropped).
+			if refuse == "" {
+				for _, src := range s.LoadBalancerSourceRanges {
+					r.Append("nat", "PREROUTING", fmt.Sprintf(`%s -s %s -m comment --comment "%s listener ACL" -j %s`, match, src, name, chain))
+				}
+			}
+			r.Append("filter", "FORWARD", fmt.Sprintf(`%s -m comment --comment "%s not in the listener ACL" -j DROP`, match, name))
+		} else if refuse == "" {
+			r.Append("nat", "PREROUTING", fmt.Sprintf(`%s -m comment --comment "%s listener" -j %s`, match, name, chain))
+		}
+		if refuse != "" {
+			// No backend: the listener refuses connections (and its chain,
+			// which would be empty, is not written).
+			reject := "REJECT"
+			if proto == "tcp" {
+				reject += " --reject-with tcp-reset"
+			}
+			r.Append("filter", "FORWARD", fmt.Sprintf(`%s -m comment --comment "%s %s" -j %s`, match, name, refuse, reject))
+			continue
+		}
+		for _, n := range backends {
+			if n.Index >= topology.MaxPinnedNodes {
+				continue
+			}
+			r.Append("nat", chain, fmt.Sprintf(`-p %s -m dscp --dscp 0x%02x -m comment --comment "pinned to %s" -j DNAT --to-destination %s:%d`,
+				proto, topology.PinDSCP(n.Index), n.Name, n.Addr, sp.NodePort))
+		}
+		for j, n := range backends {
+			stat := ""
+			if left := len(backends) - j; left > 1 {
+				stat = fmt.Sprintf(" -m statistic --mode random --probability %0.10f", 1/float64(left))
+			}
+			r.Append("nat", chain, fmt.Sprintf(`-p %s -m comment --comment "backend %s"%s -j DNAT --to-destination %s:%d`, proto, n.Name, stat, n.Addr, sp.NodePort))
+		}
+	}
 }
 
 // listeners forwards the SLB's own listeners to the outside hosts behind

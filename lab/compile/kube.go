@@ -24,11 +24,16 @@ func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 	services := KubeProxyServices(t, v)
 	opts := kubeproxy.Options{KernelVersion: o.KernelVersion, StrictARP: kp.StrictARP}
 	for _, n := range t.Nodes {
-		st, err := kubeproxy.Render(kp.Mode, v, kubeProxyNode(t, &n, services), opts)
+		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
+		// The node's interfaces are read off its namespace before the mode
+		// adds its own (kube-ipvs0): the cloud and the CNI have planned
+		// theirs (Compile runs this step last), as kube-proxy finds them.
+		kn := kubeProxyNode(t, &n, services)
+		kn.Interfaces = nodeInterfaces(ns)
+		st, err := kubeproxy.Render(kp.Mode, v, kn, opts)
 		if err != nil {
 			return fmt.Errorf("kube-proxy %s@%s on %s: %w", kp.Mode, kp.Version, n.Name, err)
 		}
-		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
 		ns.Links = append(ns.Links, st.Links...)
 		ns.Addrs = append(ns.Addrs, st.Addrs...)
 		ns.IPSets, ns.IPVS = st.IPSets, st.IPVS
@@ -49,10 +54,50 @@ func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 	return nil
 }
 
-// kubeProxyNode is kube-proxy's view of one node: its address, the
-// cluster CIDR (--cluster-cidr) and every Service.
+// kubeProxyNode is kube-proxy's view of one node: its address, its
+// options (the cluster CIDR of --cluster-cidr, network.pods unless the
+// scenario says otherwise, and the rest of the kubeProxy mapping) and every
+// Service. The caller adds the interfaces.
 func kubeProxyNode(t *topology.Topology, n *topology.Node, services []kubeproxy.Service) kubeproxy.Node {
-	return kubeproxy.Node{Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services}
+	kp := t.KubeProxy
+	kn := kubeproxy.Node{Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services}
+	if kp == nil {
+		return kn
+	}
+	if kp.ClusterCIDR != nil {
+		kn.ClusterCIDR = *kp.ClusterCIDR // "": no local-traffic detector
+	}
+	kn.MasqueradeAll = kp.MasqueradeAll
+	kn.IPVSScheduler = kp.Scheduler
+	kn.LocalhostNodePorts = kp.LocalhostNodePorts
+	for _, a := range kp.NodePortAddresses {
+		if a == topology.NodePortAddressesPrimary {
+			// kube-proxy resolves "primary" at start-up to the Node
+			// object's address (cmd/kube-proxy: nodeIP/32).
+			a = n.Addr.String() + "/32"
+		}
+		kn.NodePortAddresses = append(kn.NodePortAddresses, a)
+	}
+	return kn
+}
+
+// nodeInterfaces lists the node namespace's interfaces that the plan gives
+// an address, in the order of their first address, after lo with
+// 127.0.0.1/8 (the kernel's, never in the plan): what net.Interfaces shows
+// kube-proxy on the node.
+func nodeInterfaces(ns *plan.Namespace) []kubeproxy.Interface {
+	out := []kubeproxy.Interface{{Name: "lo", Addrs: []string{"127.0.0.1/8"}}}
+	index := map[string]int{"lo": 0}
+	for _, a := range ns.Addrs {
+		i, ok := index[a.Dev]
+		if !ok {
+			i = len(out)
+			index[a.Dev] = i
+			out = append(out, kubeproxy.Interface{Name: a.Dev})
+		}
+		out[i].Addrs = append(out[i].Addrs, a.CIDR)
+	}
+	return out
 }
 
 // KubeProxyServices turns the topology's Services and the pods their
@@ -73,8 +118,10 @@ func KubeProxyServices(t *topology.Topology, v kubeproxy.Version) []kubeproxy.Se
 		if s.Type == topology.TypeClusterIP {
 			ks.ExternalTrafficPolicy = ""
 		}
-		if s.LBAddr.IsValid() && CapturesLBIP(s, v) {
-			ks.LoadBalancerIPs = []string{s.LBAddr.String()}
+		for _, in := range s.LBIngress {
+			if CapturesLBIP(s, in, v) {
+				ks.LoadBalancerIPs = append(ks.LoadBalancerIPs, in.Addr.String())
+			}
 		}
 		for _, sp := range s.Ports {
 			kp := kubeproxy.Port{Name: sp.Name, Port: sp.Port, NodePort: sp.NodePort, Protocol: sp.Protocol, TargetPort: sp.TargetPort}
@@ -101,19 +148,20 @@ func KubeProxyServices(t *topology.Topology, v kubeproxy.Version) []kubeproxy.Se
 	return out
 }
 
-// CapturesLBIP reports whether kube-proxy v sees the Service's LB IP in its
-// status and so captures it on every node (iptables KUBE-SERVICES rules,
-// IPVS kube-ipvs0 binding). ACK's hostname annotation publishes a hostname
-// instead of the IP, hidden from every version; ipMode Proxy hides it from
-// 1.30, where the LoadBalancerIPMode gate is beta and on by default
-// (pkg/proxy/service.go skips ingress that is not VIP mode; KEP-1860, the
-// gate's beta is #123418). Either way the SLB still listens on the IP, so
-// in-cluster clients reach it through the SLB.
-func CapturesLBIP(s *topology.Service, v kubeproxy.Version) bool {
+// CapturesLBIP reports whether kube-proxy v sees one of the Service's LB
+// IPs (an ingress of its status) and so captures it on every node
+// (iptables KUBE-SERVICES rules, IPVS kube-ipvs0 binding). ACK's hostname
+// annotation publishes a hostname instead of the IPs, hidden from every
+// version; ipMode Proxy hides an ingress from 1.30, where the
+// LoadBalancerIPMode gate is beta and on by default (pkg/proxy/service.go
+// skips ingress that is not VIP mode; KEP-1860, the gate's beta is
+// #123418). Either way the SLB still listens on the IP, so in-cluster
+// clients reach it through the SLB.
+func CapturesLBIP(s *topology.Service, in topology.LBIngress, v kubeproxy.Version) bool {
 	if s.LoadBalancerHostname != "" {
 		return false
 	}
-	return s.LoadBalancerIPMode != topology.IPModeProxy || !v.AtLeast(30)
+	return in.IPMode != topology.IPModeProxy || !v.AtLeast(30)
 }
 
 const bridgeNF = "net.bridge.bridge-nf-call-iptables"

@@ -79,7 +79,9 @@ type endpoint struct {
 type model struct {
 	nodeName    string
 	nodeIP      net.IP   // first node IP: proxier.nodeIP
-	localAddrs  []net.IP // addresses of the node's interfaces (lo, then the node IPs)
+	localAddrs  []net.IP // addresses of the node's interfaces (Node.Interfaces; else lo, then the node IPs)
+	localDevs   []string // the interface of each of localAddrs
+	localhostNP bool     // --iptables-localhost-nodeports
 	clusterCIDR string
 	masqAll     bool
 	markBit     int
@@ -90,6 +92,36 @@ type model struct {
 	totalEps    int        // endpoints of all service ports (large-cluster mode)
 }
 
+// interfaces fills the node's local addresses from its interfaces, or
+// without them from the oracle's fake node: lo with 127.0.0.1, eth0 with
+// the node IPs. Only IPv4 addresses count (kube-proxy's family). kube-ipvs0
+// is left out: its addresses are the Services' own, and on the fresh node
+// of the first sync it has none.
+func (m *model) interfaces(ifaces []Interface, nodeIPs []string) error {
+	if len(ifaces) == 0 {
+		ifaces = []Interface{{Name: "lo", Addrs: []string{"127.0.0.1/8"}}, {Name: "eth0", Addrs: nodeIPs}}
+	}
+	for _, ifc := range ifaces {
+		if ifc.Name == IPVSDummyDevice {
+			continue
+		}
+		for _, a := range ifc.Addrs {
+			ip := net.ParseIP(a)
+			if ip == nil {
+				var err error
+				if ip, _, err = net.ParseCIDR(a); err != nil {
+					return fmt.Errorf("node %s: interface %s: bad address %q", m.nodeName, ifc.Name, a)
+				}
+			}
+			if ip4 := ip.To4(); ip4 != nil {
+				m.localAddrs = append(m.localAddrs, ip4)
+				m.localDevs = append(m.localDevs, ifc.Name)
+			}
+		}
+	}
+	return nil
+}
+
 func buildModel(v Version, n Node) (*model, error) {
 	m := &model{
 		nodeName:    n.Name,
@@ -97,6 +129,7 @@ func buildModel(v Version, n Node) (*model, error) {
 		masqAll:     n.MasqueradeAll,
 		markBit:     14,
 		nfacct:      n.NFAcct == nil || *n.NFAcct,
+		localhostNP: n.LocalhostNodePorts == nil || *n.LocalhostNodePorts,
 	}
 	if m.nodeName == "" {
 		m.nodeName = defaultNodeName
@@ -105,7 +138,6 @@ func buildModel(v Version, n Node) (*model, error) {
 	if len(ips) == 0 {
 		ips = []string{defaultNodeIP}
 	}
-	m.localAddrs = append(m.localAddrs, net.IPv4(127, 0, 0, 1).To4())
 	for _, s := range ips {
 		ip := net.ParseIP(s)
 		if ip == nil {
@@ -117,10 +149,12 @@ func buildModel(v Version, n Node) (*model, error) {
 		if m.nodeIP == nil {
 			m.nodeIP = ip
 		}
-		m.localAddrs = append(m.localAddrs, ip)
 	}
 	if m.nodeIP.To4() == nil {
 		return nil, fmt.Errorf("node %s: only IPv4 is modelled, first node IP is %s", m.nodeName, m.nodeIP)
+	}
+	if err := m.interfaces(n.Interfaces, ips); err != nil {
+		return nil, err
 	}
 	if n.MasqueradeBit != nil {
 		if *n.MasqueradeBit < 0 || *n.MasqueradeBit > 31 {

@@ -191,7 +191,7 @@ func newRenderer(v Version, m *model, st *iptState) *renderer {
 	r.large = v.dropsCommentsInLargeClusters() && m.totalEps > largeClusterEndpoints
 	r.detector = m.clusterCIDR != "" && v.masqueradesByClusterCIDR()
 	r.localhostNodePorts = true
-	if v.hasLocalhostNodePortsFlag() && !containsIPv4Loopback(m.npAddrs) {
+	if v.hasLocalhostNodePortsFlag() && (!m.localhostNP || !containsIPv4Loopback(m.npAddrs)) {
 		r.localhostNodePorts = false
 	}
 	size := 16 + 6*len(m.ports)
@@ -411,7 +411,8 @@ func masqRules(v Version, post, masq *chainBuf, mark, markMask string) {
 
 // nodePortTargets resolves --nodeport-addresses like the version does:
 // all=true for "every local address" (the addrtype LOCAL rule), else the
-// matching node addresses (lo's 127.0.0.1 and the node IPs), sorted.
+// matching addresses of the node's interfaces (GetNodeIPs: every interface,
+// lo included; Node.Interfaces, or lo's 127.0.0.1 and the node IPs), sorted.
 // ok=false means NodePort rules are not written at all (1.10-1.26, when
 // nothing matched).
 func (r *renderer) nodePortTargets() (all bool, ips []string, ok bool) {

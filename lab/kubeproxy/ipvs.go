@@ -238,7 +238,7 @@ type ipvsRenderer struct {
 	sched    string
 	gateTerm bool // ProxyTerminatingEndpoints
 
-	nodeAddrs   map[string]bool // local non-loopback addresses (not kube-ipvs0)
+	nodeAddrs   map[string]bool // local non-loopback addresses (not kube-ipvs0; before 1.10 only eth*'s)
 	nodePortIPs []net.IP        // where NodePort virtual servers are bound
 
 	sets  map[string]map[string]bool // set name -> entries
@@ -273,14 +273,17 @@ func (r *ipvsRenderer) add(set, entry string) {
 
 func (r *ipvsRenderer) nonEmpty(set string) bool { return len(r.sets[set]) > 0 }
 
-// nodeAddresses: the local addresses other than kube-ipvs0's (the node IPs;
-// loopback is never valid for an IPVS set or NodePort), and the NodePort
-// addresses: all of them, or with --nodeport-addresses the matching ones.
+// nodeAddresses: the local addresses other than kube-ipvs0's (every
+// interface of Node.Interfaces: eth0, cni0, flannel.1, ...; loopback is
+// never valid for an IPVS set or NodePort: isValidForSet, and #101023 for
+// the NodePorts), and the NodePort addresses: all of them, or with
+// --nodeport-addresses the matching ones. IPv4 link-local addresses count
+// like any other (only IPv6 link-local ones are skipped).
 func (r *ipvsRenderer) nodeAddresses() (map[string]bool, []net.IP) {
 	all := map[string]bool{}
 	var nonLo []net.IP
-	for _, a := range r.m.localAddrs {
-		if a.IsLoopback() {
+	for i, a := range r.m.localAddrs {
+		if a.IsLoopback() || !r.v.ipvsNodeIPsFromEveryInterface() && !strings.HasPrefix(r.m.localDevs[i], "eth") {
 			continue
 		}
 		if !all[a.String()] {
@@ -314,6 +317,17 @@ func (r *ipvsRenderer) nodeAddresses() (map[string]bool, []net.IP) {
 	}
 	return all, ips
 }
+
+// ipvsNodeIPsFromEveryInterface: the node IPs are the local addresses of
+// every interface (the local routing table's, minus kube-ipvs0's) from
+// #56685 ("Fix ipvs proxier nodeport eth* assumption", merged 2017-12-04,
+// after 1.9 had branched: placed at 1.10, a 1.9.x backport not checked);
+// the 1.8 and 1.9 proxier took the addresses of the eth* interfaces only
+// (issue #55923). Kept beside its only reader, nodeAddresses. Known
+// simplification: 1.10-1.21 also listed 127.0.0.1 and created NodePort
+// virtual servers on it that never worked, until #101023 (1.22) dropped
+// loopback; netlab leaves loopback out in every version.
+func (v Version) ipvsNodeIPsFromEveryInterface() bool { return v.atLeast(10) }
 
 func hostPortEntry(ip string, proto string, port int) string {
 	return ip + "," + proto + ":" + strconv.Itoa(port)

@@ -31,6 +31,28 @@ type Node struct {
 	// localhost-NodePort rules carry "-m nfacct" matches. Mirrors the
 	// oracle's "nfacct" key.
 	NFAcct *bool `json:"nfacct,omitempty"`
+
+	// Interfaces are the node's network interfaces with their addresses,
+	// as kube-proxy discovers them on the host (net.Interfaces): in IPVS
+	// mode the addresses NodePort virtual servers are bound to (every one
+	// but loopback's and kube-ipvs0's) and the node addresses it leaves off
+	// kube-ipvs0; in iptables mode the addresses --nodeport-addresses
+	// selects. Not part of the oracle's JSON: the oracle's fake node has
+	// lo with 127.0.0.1/8 and eth0 with IPs, and an empty list means
+	// exactly that, so the oracle cases render as the oracle does.
+	Interfaces []Interface `json:"-"`
+	// LocalhostNodePorts is --iptables-localhost-nodeports (1.26+, #108250):
+	// nil is its default, true. false drops NodePorts on 127.0.0.0/8 and
+	// route_localnet. Not part of the oracle's JSON: the oracle runs with
+	// the default.
+	LocalhostNodePorts *bool `json:"-"`
+}
+
+// Interface is one of the node's network interfaces and its addresses
+// ("10.244.0.1/24", or a bare address), in the order the kernel lists them.
+type Interface struct {
+	Name  string
+	Addrs []string
 }
 
 // Service is one Service with its endpoints (the EndpointSlices' content).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -145,7 +146,7 @@ func FuzzParseKubeProxy(f *testing.F) {
 			t.Errorf("ParseKubeProxy(%q): mode %q", s, kp.Mode)
 		}
 		again, err := topology.ParseKubeProxy(kp.Mode + "@" + kp.Version)
-		if err != nil || *again != *kp {
+		if err != nil || !reflect.DeepEqual(*again, *kp) {
 			t.Errorf("ParseKubeProxy(%q) = %+v, but %s@%s gives %+v, %v", s, kp, kp.Mode, kp.Version, again, err)
 		}
 	})

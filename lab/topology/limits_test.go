@@ -5,6 +5,7 @@ import (
 	_ "github.com/netlab/netlab/lab/cni"
 	_ "github.com/netlab/netlab/lab/kubeproxy"
 	"github.com/netlab/netlab/lab/topology"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -228,7 +229,7 @@ func TestParseKubeProxy(t *testing.T) {
 		"iptables@1.1":     {Mode: "iptables", Version: "1.1"},
 		"iptables@v1.28.0": {Mode: "iptables", Version: "v1.28.0"},
 	} {
-		if kp, err := topology.ParseKubeProxy(in); err != nil || *kp != want {
+		if kp, err := topology.ParseKubeProxy(in); err != nil || !reflect.DeepEqual(*kp, want) {
 			t.Errorf("ParseKubeProxy(%q) = %+v, %v", in, kp, err)
 		}
 	}

@@ -149,17 +149,36 @@ const (
 	IPModeProxy = "Proxy"
 )
 
-// KubeProxy selects kube-proxy's mode and version.
+// KubeProxy selects kube-proxy's mode and version, and the options of its
+// configuration a cluster may have changed.
 type KubeProxy struct {
-	// Mode is iptables (ipvs, nftables and userspace come later).
+	// Mode is a registered mode: iptables, ipvs, userspace, nftables.
 	Mode    string `yaml:"mode"`
 	Version string `yaml:"version"`
 	// StrictARP is --ipvs-strict-arp (IPVS mode, 1.14+): arp_ignore=1 and
 	// arp_announce=2, so that nodes do not answer ARP for kube-ipvs0's
 	// addresses (MetalLB's L2 mode needs it).
 	StrictARP bool `yaml:"strictARP"`
-	Line      int  `yaml:"-"`
+	// MasqueradeAll is --masquerade-all: every connection to a ClusterIP
+	// is masqueraded, pods' own included.
+	MasqueradeAll bool `yaml:"masqueradeAll"`
+	// ClusterCIDR is --cluster-cidr, the local-traffic detector's CIDR:
+	// nil means network.pods, "" none (Terway clusters run without one).
+	ClusterCIDR *string `yaml:"clusterCIDR"`
+	// NodePortAddresses is --nodeport-addresses (1.10+): IPv4 CIDRs, or the
+	// single value "primary" (1.31+) for the node's own address.
+	NodePortAddresses []string `yaml:"nodePortAddresses"`
+	// Scheduler is --ipvs-scheduler (IPVS mode; default rr).
+	Scheduler string `yaml:"scheduler"`
+	// LocalhostNodePorts is --iptables-localhost-nodeports (iptables mode,
+	// 1.26+; default true).
+	LocalhostNodePorts *bool `yaml:"localhostNodePorts"`
+	Line               int   `yaml:"-"`
 }
+
+// NodePortAddressesPrimary is the nodePortAddresses value for the node's
+// primary address (kube-proxy's "primary", #123105).
+const NodePortAddressesPrimary = "primary"
 
 // Service is a Kubernetes Service; its endpoints are the pods its selector
 // matches.
@@ -191,10 +210,31 @@ type Service struct {
 	// instead of the IP in the Service status, so no kube-proxy version
 	// ever sees the LB IP. The SLB still listens on loadBalancerIP.
 	LoadBalancerHostname string `yaml:"loadBalancerHostname"`
-	Line                 int    `yaml:"-"`
+	// LoadBalancerIngress is status.loadBalancer.ingress[] when the load
+	// balancer has several addresses, each with its own ipMode; instead of
+	// loadBalancerIP and loadBalancerIPMode.
+	LoadBalancerIngress []LBIngress `yaml:"loadBalancerIngress"`
+	// AllocateLoadBalancerNodePorts is spec.allocateLoadBalancerNodePorts
+	// (1.20+, KEP-1864): false leaves a LoadBalancer's ports without a
+	// nodePort unless the port names one.
+	AllocateLoadBalancerNodePorts *bool `yaml:"allocateLoadBalancerNodePorts"`
+	Line                          int   `yaml:"-"`
 
 	ClusterAddr netip.Addr `yaml:"-"`
-	LBAddr      netip.Addr `yaml:"-"`
+	// LBAddr is the first load balancer address (loadBalancerIP, or the
+	// first of loadBalancerIngress); LBIngress holds them all.
+	LBAddr    netip.Addr  `yaml:"-"`
+	LBIngress []LBIngress `yaml:"-"`
+}
+
+// LBIngress is one load balancer address of a Service's status.
+type LBIngress struct {
+	IP string `yaml:"ip"`
+	// IPMode is VIP (the default) or Proxy, as loadBalancerIPMode.
+	IPMode string `yaml:"ipMode"`
+	Line   int    `yaml:"-"`
+
+	Addr netip.Addr `yaml:"-"`
 }
 
 // ServicePort is one port of a Service. TargetPort is a number or the name

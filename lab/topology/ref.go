@@ -173,6 +173,9 @@ func (t *Topology) resolveService(orig, rest string) (Ref, error) {
 		if n == nil {
 			return Ref{}, fmt.Errorf("%q: no node is named %q (nodes: %s)", orig, via, t.nodeNames())
 		}
+		if s.Ports[0].NodePort == 0 {
+			return Ref{}, fmt.Errorf("%q: Service %s's port %d has no nodePort (allocateLoadBalancerNodePorts is false)", orig, name, s.Ports[0].Port)
+		}
 		r.Access, r.Via, r.Addr, r.Port = AccessNodePort, via, n.Addr, s.Ports[0].NodePort
 	case AccessLoadBalancer:
 		if !s.LBAddr.IsValid() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -44,6 +45,100 @@ func validateKubeProxy(c *collector, t *Topology) {
 		c.add(kp.Line, "kubeProxy.version", fmt.Sprintf("write a Kubernetes minor version such as %q", m.DefaultVersion), "%q is not a Kubernetes version", kp.Version)
 	} else if err := modeExists(m, kp.Version); err != nil {
 		c.add(kp.Line, "kubeProxy.version", "pick a version that has the mode", "%v", err)
+	}
+	validateKubeProxyOptions(c, kp)
+}
+
+// minor is the kube-proxy version's minor, if the version is well formed.
+func (kp *KubeProxy) minor() (int, bool) {
+	if kp == nil {
+		return 0, false
+	}
+	m := versionRE.FindStringSubmatch(kp.Version)
+	if m == nil {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n, true
+}
+
+// tooOld reports an option that kube-proxy 1.minor does not have: that
+// kube-proxy would refuse the flag (or the configuration field) and not
+// start, so the scenario is refused too, naming the release that added it.
+func tooOld(c *collector, kp *KubeProxy, field, what string, since int, change, fix string) bool {
+	minor, ok := kp.minor()
+	if !ok || minor >= since {
+		return false
+	}
+	c.add(kp.Line, field, fix, "kube-proxy 1.%d has no %s: it arrived in 1.%d (%s)", minor, what, since, change)
+	return true
+}
+
+// The IPVS schedulers: those kube-proxy accepted before 1.27 (its
+// IPVSSchedulerMethod list, #53973), and those the kernel has (an
+// ip_vs_NAME module each), which 1.27 and later accept (#114878, which
+// replaced the list by trying the scheduler).
+var (
+	ipvsSchedulersBefore127 = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq"}
+	ipvsSchedulersKernel    = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "fo", "ovf", "mh", "twos"}
+)
+
+// validateKubeProxyOptions checks the kube-proxy options of the scenario
+// against what the version has. The mode-specific ones (scheduler for IPVS,
+// localhostNodePorts for iptables) are checked in every mode and ignored by
+// the others, as kube-proxy ignores the ipvs / iptables sections of its
+// configuration in another mode.
+func validateKubeProxyOptions(c *collector, kp *KubeProxy) {
+	line := kp.Line
+	if kp.ClusterCIDR != nil && *kp.ClusterCIDR != "" {
+		parseCIDR(c, line, "kubeProxy.clusterCIDR", *kp.ClusterCIDR)
+	}
+	validateNodePortAddresses(c, kp)
+	if sch := kp.Scheduler; sch != "" {
+		const field = "kubeProxy.scheduler"
+		minor, ok := kp.minor()
+		switch {
+		case !slices.Contains(ipvsSchedulersKernel, sch):
+			c.add(line, field, "use one of "+strings.Join(ipvsSchedulersKernel, ", "), "the kernel has no IPVS scheduler %q (no module ip_vs_%s)", sch, sch)
+		case ok && minor < 27 && !slices.Contains(ipvsSchedulersBefore127, sch):
+			c.add(line, field, "use one of "+strings.Join(ipvsSchedulersBefore127, ", ")+", or kube-proxy 1.27 or later",
+				"kube-proxy 1.%d accepts only its own list of IPVS schedulers; %s is accepted from 1.27 (#114878)", minor, sch)
+		}
+	}
+	if kp.LocalhostNodePorts != nil {
+		tooOld(c, kp, "kubeProxy.localhostNodePorts", "--iptables-localhost-nodeports", 26, "#108250",
+			"drop localhostNodePorts (before 1.26 NodePorts always answer on 127.0.0.1 in iptables mode), or use kube-proxy 1.26 or later")
+	}
+}
+
+// validateNodePortAddresses checks --nodeport-addresses: IPv4 CIDRs (host
+// bits allowed, as kube-proxy takes the network of each), or "primary"
+// alone.
+func validateNodePortAddresses(c *collector, kp *KubeProxy) {
+	const field = "kubeProxy.nodePortAddresses"
+	if len(kp.NodePortAddresses) == 0 {
+		return
+	}
+	if tooOld(c, kp, field, "--nodeport-addresses", 10, "#58052", "drop nodePortAddresses (NodePorts then answer on every local address), or use kube-proxy 1.10 or later") {
+		return
+	}
+	for i, a := range kp.NodePortAddresses {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if a == NodePortAddressesPrimary {
+			if len(kp.NodePortAddresses) != 1 {
+				c.add(kp.Line, f, `use "primary" alone, or only CIDRs`, `"primary" cannot be combined with CIDRs (kube-proxy refuses the mix)`)
+				continue
+			}
+			tooOld(c, kp, f, `nodePortAddresses value "primary"`, 31, "#123105", "list the CIDR of the node addresses instead, e.g. [10.0.0.0/16], or use kube-proxy 1.31 or later")
+			continue
+		}
+		p, err := netip.ParsePrefix(a)
+		switch {
+		case err != nil:
+			c.add(kp.Line, f, `write a CIDR such as 10.0.0.0/16, or "primary"`, "%q is not a CIDR", a)
+		case !p.Addr().Is4():
+			c.add(kp.Line, f, "drop it: netlab's cluster is IPv4 only, and kube-proxy's IPv4 rules ignore IPv6 CIDRs", "%q: only IPv4 is supported", a)
+		}
 	}
 }
 
@@ -109,6 +204,7 @@ type serviceAlloc struct {
 	usedNodePort map[int]string        // node port -> Service ("?" when handed out)
 	nextIP       netip.Addr
 	nextNodePort int
+	kp           *KubeProxy // the cluster's version, for fields of the Service API
 }
 
 // reserveExplicit is the first pass: the explicit addresses and node
@@ -116,7 +212,7 @@ type serviceAlloc struct {
 func reserveExplicit(c *collector, t *Topology) *serviceAlloc {
 	sp := t.Network.ServicesPrefix
 	a := &serviceAlloc{c: c, prefix: sp, usedIP: map[netip.Addr]string{}, usedNodePort: map[int]string{},
-		nextIP: addN(sp.Addr(), 10), nextNodePort: NodePortMin}
+		nextIP: addN(sp.Addr(), 10), nextNodePort: NodePortMin, kp: t.KubeProxy}
 	for i := range t.Services {
 		s := &t.Services[i]
 		if s.ClusterIP != "" && s.ClusterIP != "None" {
@@ -198,6 +294,25 @@ func validateService(c *collector, a *serviceAlloc, s *Service, field string, na
 		parseIP(c, s.Line, field+".externalIPs", e)
 	}
 	validateLoadBalancer(c, s, field)
+	validateAllocateNodePorts(c, a.kp, s, field)
+}
+
+// validateAllocateNodePorts checks allocateLoadBalancerNodePorts: only on a
+// LoadBalancer (the API server clears it on other types), and only in a
+// cluster that has the field.
+func validateAllocateNodePorts(c *collector, kp *KubeProxy, s *Service, field string) {
+	if s.AllocateLoadBalancerNodePorts == nil {
+		return
+	}
+	field += ".allocateLoadBalancerNodePorts"
+	if s.Type != TypeLoadBalancer {
+		c.add(s.Line, field, "drop it, or make the Service type LoadBalancer", "only a LoadBalancer Service has allocateLoadBalancerNodePorts")
+		return
+	}
+	if minor, ok := kp.minor(); ok && minor < 20 {
+		c.add(s.Line, field, "drop it (every LoadBalancer port then gets a nodePort), or use kube-proxy 1.20 or later: the scenario's version is the cluster's",
+			"Kubernetes 1.%d has no allocateLoadBalancerNodePorts: it arrived in 1.20 (KEP-1864, alpha behind ServiceLBNodePortControl; on by default from 1.22)", minor)
+	}
 }
 
 // validateServiceName checks the name and namespace (default "default"),
@@ -281,6 +396,8 @@ func (a *serviceAlloc) portNodePort(s *Service, p *ServicePort, line int, field 
 		if np != 0 {
 			a.c.add(line, field, "drop nodePort or make the Service a NodePort / LoadBalancer", "a ClusterIP Service has no nodePort")
 		}
+	case np == 0 && !allocatesNodePorts(s):
+		// allocateLoadBalancerNodePorts: false: only an explicit one.
 	case np == 0:
 		p.NodePort = a.nodePort(line, field)
 	case !inNodePortRange(np):
@@ -288,6 +405,13 @@ func (a *serviceAlloc) portNodePort(s *Service, p *ServicePort, line int, field 
 	case a.usedNodePort[np] != s.Name:
 		a.c.add(line, field, "give each port its own nodePort", "nodePort %d is already used by Service %s", np, a.usedNodePort[np])
 	}
+}
+
+// allocatesNodePorts reports whether the API server gives the Service's
+// ports a nodePort of their own: a NodePort Service always, a LoadBalancer
+// unless allocateLoadBalancerNodePorts is false.
+func allocatesNodePorts(s *Service) bool {
+	return s.Type != TypeLoadBalancer || s.AllocateLoadBalancerNodePorts == nil || *s.AllocateLoadBalancerNodePorts
 }
 
 // inNodePortRange reports whether n is in the NodePort range, which a
@@ -349,11 +473,20 @@ func validateSessionAffinity(c *collector, s *Service, field string) {
 }
 
 // validateLoadBalancer checks the load balancer fields: a LoadBalancer
-// Service needs a loadBalancerIP (and defaults ipMode to VIP); no other
-// Service may have the address, ipMode or hostname.
+// Service needs its addresses, as loadBalancerIP (with loadBalancerIPMode,
+// default VIP) or as loadBalancerIngress (each with its ipMode); no other
+// Service may have an address, ipMode or hostname. LBIngress and LBAddr
+// get the addresses.
 func validateLoadBalancer(c *collector, s *Service, field string) {
-	validateLoadBalancerIP(c, s, field)
-	validateLoadBalancerIPMode(c, s, field)
+	if len(s.LoadBalancerIngress) > 0 {
+		validateLoadBalancerIngress(c, s, field)
+	} else {
+		validateLoadBalancerIP(c, s, field)
+		validateLoadBalancerIPMode(c, s, field)
+		if s.LBAddr.IsValid() {
+			s.LBIngress = []LBIngress{{IP: s.LoadBalancerIP, IPMode: s.LoadBalancerIPMode, Line: s.Line, Addr: s.LBAddr}}
+		}
+	}
 	if s.LoadBalancerHostname != "" && s.Type != TypeLoadBalancer {
 		c.add(s.Line, field+".loadBalancerHostname", "drop it, or make the Service type LoadBalancer", "only a LoadBalancer Service has a load balancer hostname")
 	}
@@ -391,6 +524,56 @@ func validateLoadBalancerIPMode(c *collector, s *Service, field string) {
 		}
 	default:
 		c.add(s.Line, field, "use VIP or Proxy", "unknown load balancer ipMode %q", s.LoadBalancerIPMode)
+	}
+}
+
+// validateLoadBalancerIngress checks a load balancer with several
+// addresses: each an IPv4 address of its own, with ipMode VIP (default)
+// or Proxy.
+func validateLoadBalancerIngress(c *collector, s *Service, field string) {
+	f := field + ".loadBalancerIngress"
+	switch {
+	case s.Type != TypeLoadBalancer:
+		c.add(s.Line, f, "drop it, or make the Service type LoadBalancer", "only a LoadBalancer Service has load balancer ingress addresses")
+		return
+	case s.LoadBalancerIP != "":
+		c.add(s.Line, f, "list every address under loadBalancerIngress and drop loadBalancerIP", "give the load balancer's addresses either as loadBalancerIP or as loadBalancerIngress, not both")
+		return
+	case s.LoadBalancerIPMode != "":
+		c.add(s.Line, field+".loadBalancerIPMode", "give each loadBalancerIngress entry its ipMode", "loadBalancerIPMode is for loadBalancerIP; with loadBalancerIngress each address has its own ipMode")
+		return
+	}
+	seen := map[netip.Addr]int{}
+	for i := range s.LoadBalancerIngress {
+		in := &s.LoadBalancerIngress[i]
+		ef := fmt.Sprintf("%s[%d]", f, i)
+		line := max(in.Line, s.Line)
+		if in.IP == "" {
+			c.add(line, ef+".ip", "give each entry its address: {ip: 203.0.113.10}", "load balancer ingress %d has no ip", i)
+			continue
+		}
+		a, ok := parseIP(c, line, ef+".ip", in.IP)
+		if !ok {
+			continue
+		}
+		if j, dup := seen[a]; dup {
+			c.add(line, ef+".ip", "list each address once", "%s is already loadBalancerIngress[%d]", a, j)
+			continue
+		}
+		seen[a] = i
+		switch in.IPMode {
+		case "":
+			in.IPMode = IPModeVIP
+		case IPModeVIP, IPModeProxy:
+		default:
+			c.add(line, ef+".ipMode", "use VIP or Proxy", "unknown load balancer ipMode %q", in.IPMode)
+			continue
+		}
+		in.Addr = a
+		s.LBIngress = append(s.LBIngress, *in)
+	}
+	if len(s.LBIngress) > 0 {
+		s.LBAddr = s.LBIngress[0].Addr
 	}
 }
 

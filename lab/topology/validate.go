@@ -448,10 +448,10 @@ func validateClients(c *collector, t *Topology, claim func(int, string, string, 
 func validateListeners(c *collector, t *Topology) {
 	taken := map[netip.AddrPort]string{}
 	for _, s := range t.Services {
-		if s.LBAddr.IsValid() {
+		for _, in := range s.LBIngress {
 			for _, p := range s.Ports {
 				if validPort(p.Port) { // else already reported; uint16 would wrap it
-					taken[netip.AddrPortFrom(s.LBAddr, uint16(p.Port))] = "Service " + s.Name
+					taken[netip.AddrPortFrom(in.Addr, uint16(p.Port))] = "Service " + s.Name
 				}
 			}
 		}
