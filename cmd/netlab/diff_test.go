@@ -58,10 +58,10 @@ func TestDiffIPTablesAgainstIPVS(t *testing.T) {
 		"# node-1: services: 2 of 17 addresses behave differently (- iptables@1.31, + ipvs@1.31)\n",
 		"#   default/local-web:http node port 10.0.0.10:30081/tcp\n#     outside   - dropped\n#               + 10.244.2.2:8080 (SNAT)\n",
 		"# node-3: services: all 17 addresses behave the same\n",
-		"ipvs only in ipvs@1.31 (42 lines)",
+		"ipvs only in ipvs@1.31 (64 lines)",
 		"nftables in neither",
 		"\n--- iptables@1.31 node-1 iptables\n+++ ipvs@1.31 node-1 iptables\n",
-		"\n--- iptables@1.31 node-1 ipvs\n+++ ipvs@1.31 node-1 ipvs\n@@ -0,0 +1,42 @@\n+-A -t 10.0.0.10:30080 -s rr\n",
+		"\n--- iptables@1.31 node-1 ipvs\n+++ ipvs@1.31 node-1 ipvs\n@@ -0,0 +1,64 @@\n+-A -t 10.0.0.10:30080 -s rr\n",
 		"\n--- iptables@1.31 node-1 ipsets\n+++ ipvs@1.31 node-1 ipsets\n",
 	} {
 		if !strings.Contains(out, want) {
