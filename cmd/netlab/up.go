@@ -99,13 +99,13 @@ func upFailed(ctx context.Context, err error) error {
 }
 
 // kubeProxyWarning is what the scenario's kube-proxy logs when it starts
-// (kubeproxy.Mode's Warning), "" for nothing. Scenarios set no kube-proxy
-// feature gates, so those are the version's defaults.
+// (kubeproxy.Mode's Warning, under the scenario's feature gates), "" for
+// nothing.
 func kubeProxyWarning(kp *topology.KubeProxy) string {
 	if kp == nil {
 		return ""
 	}
-	return kubeproxy.StartWarning(kp.Mode, kp.Version, nil)
+	return kubeproxy.StartWarning(kp.Mode, kp.Version, kp.FeatureGates)
 }
 
 // warnKubeProxy prints kubeProxyWarning as "warning: kube-proxy 1.35

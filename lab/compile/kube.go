@@ -70,6 +70,7 @@ func kubeProxyNode(t *topology.Topology, n *topology.Node, services []kubeproxy.
 	kn.MasqueradeAll = kp.MasqueradeAll
 	kn.IPVSScheduler = kp.Scheduler
 	kn.LocalhostNodePorts = kp.LocalhostNodePorts
+	kn.FeatureGates = kp.FeatureGates
 	for _, a := range kp.NodePortAddresses {
 		if a == topology.NodePortAddressesPrimary {
 			// kube-proxy resolves "primary" at start-up to the Node

@@ -200,7 +200,7 @@ func buildModel(v Version, n Node) (*model, error) {
 
 // nodePortAddresses checks --nodeport-addresses and expands its keywords
 // as cmd/kube-proxy does before the proxier sees the list: "primary"
-// alone (1.30+) or, from 1.37, "primary", "localhost" and "all" in any
+// alone (1.31+) or, from 1.37, "primary", "localhost" and "all" in any
 // combination, each once (expandNodePortAddressKeywords). "primary" is
 // the node IP as a /32, none when it is a loopback address.
 func nodePortAddresses(v Version, in []string, nodeIP net.IP) ([]string, error) {
@@ -220,7 +220,7 @@ func nodePortAddresses(v Version, in []string, nodeIP net.IP) ([]string, error) 
 					return nil, fmt.Errorf("kube-proxy %s can't use both 'primary' and CIDRs (mixing keywords and CIDRs needs 1.37)", v)
 				}
 			case a == "primary":
-				return nil, fmt.Errorf("kube-proxy %s has no 'primary' keyword (1.30, #123105); give CIDRs", v)
+				return nil, fmt.Errorf("kube-proxy %s has no 'primary' keyword (1.31, #123105); give CIDRs", v)
 			default:
 				return nil, fmt.Errorf("kube-proxy %s has no %q keyword (1.37, #138427); give CIDRs", v, a)
 			}

@@ -937,6 +937,7 @@ func init() {
 	Register(Mode{Name: "ipvs", Label: "IPVS", Since: 8, SincePR: "#46580", SinceStage: "alpha",
 		Needs:   []kernel.Feature{kernel.IPVS, kernel.Dummy, kernel.Ipset},
 		Warning: ipvsWarning,
+		Gate:    "KubeProxyIPVS",
 		Views:   []View{{Name: "ipvs", Command: []string{"ipvsadm", "-Ln"}}, {Name: "ipsets", Command: []string{"ipset", "save"}}},
 		Render: func(v Version, n Node, o Options) (*NodeState, error) {
 			res, err := IPVSWithOptions(v, n, o)

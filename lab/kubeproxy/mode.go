@@ -39,6 +39,11 @@ type Mode struct {
 	// Views are the commands that show a node's state in this mode beyond
 	// iptables-save (netlab rules prints them first).
 	Views []View
+	// Gate is the feature gate the mode runs behind in the versions that
+	// have it (NFTablesProxyMode while nftables was alpha, KubeProxyIPVS
+	// from 1.37): kube-proxy refuses the mode while it is off, and so does
+	// a scenario's validation.
+	Gate string
 	// Render is the node's state after kube-proxy's first full sync at
 	// version v.
 	Render func(v Version, n Node, o Options) (*NodeState, error)
@@ -118,6 +123,7 @@ func Register(m Mode) {
 	modes.Put(m.Name, m)
 	topology.RegisterKubeProxyMode(topology.KubeProxyModeInfo{
 		Name: m.Name, DefaultVersion: DefaultVersion, Default: m.Default, Exists: m.exists,
+		Gates: m.checkGates,
 	})
 }
 
@@ -145,6 +151,20 @@ func (m Mode) exists(minor int) error {
 	return nil
 }
 
+// checkGates resolves feature gate overrides at 1.minor and says when the
+// mode's own gate is off there.
+func (m Mode) checkGates(minor int, overrides map[string]bool) error {
+	v := Version{1, minor}
+	gates, err := v.featureGates(overrides)
+	if err != nil {
+		return err
+	}
+	if on, ok := gates[m.Gate]; ok && m.Gate != "" && !on {
+		return fmt.Errorf("kube-proxy %s runs the %s mode only with feature gate %s on (fix: featureGates: {%s: true})", v, m.label(), m.Gate, m.Gate)
+	}
+	return nil
+}
+
 func (m Mode) label() string {
 	if m.Label != "" {
 		return m.Label
@@ -159,6 +179,9 @@ func Render(mode string, v Version, n Node, o Options) (*NodeState, error) {
 		return nil, fmt.Errorf("kube-proxy mode %q is not registered", mode)
 	}
 	if err := m.exists(v.Minor); err != nil {
+		return nil, err
+	}
+	if err := m.checkGates(v.Minor, n.FeatureGates); err != nil {
 		return nil, err
 	}
 	return m.Render(v, n, o)

@@ -305,9 +305,10 @@ func (v Version) prefersNonTerminatingDuplicate() bool { return v.atLeast(36) }
 func (v Version) hasExternalIPsGate() bool { return v.atLeast(36) }
 
 // nodePortAddressPrimary: --nodeport-addresses accepts the single keyword
-// "primary", the node's primary IP(s) as /32 (/128) (#123105, 1.30;
-// observed in v1.31.14). nodePortAddressKeywords extends it.
-func (v Version) nodePortAddressPrimary() bool { return v.atLeast(30) }
+// "primary", the node's primary IP(s) as /32 (/128) (#123105, 1.31: its
+// release note is in the 1.31 notes; observed in v1.31.14).
+// nodePortAddressKeywords extends it.
+func (v Version) nodePortAddressPrimary() bool { return v.atLeast(31) }
 
 // nodePortAddressKeywords: --nodeport-addresses takes the keywords
 // "primary", "localhost" (127.0.0.0/8, ::1/128) and "all" (0.0.0.0/0,

@@ -179,7 +179,7 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestNodePortAddressKeywords: "primary" alone from 1.30 (#123105);
+// TestNodePortAddressKeywords: "primary" alone from 1.31 (#123105);
 // "primary", "localhost" and "all" in any combination, each once, from
 // 1.37 (#138427), expanded as cmd/kube-proxy does before the proxier
 // sees them.
@@ -205,8 +205,8 @@ func TestNodePortAddressKeywords(t *testing.T) {
 		npa  []string
 		want string // the dispatch rules' matches, or the error
 	}{
-		{"1.29", []string{"primary"}, "error: no 'primary' keyword"},
-		{"1.30", []string{"primary"}, "-d 192.168.0.2 -j KUBE-NODEPORTS"},
+		{"1.30", []string{"primary"}, "error: no 'primary' keyword"},
+		{"1.31", []string{"primary"}, "-d 192.168.0.2 -j KUBE-NODEPORTS"},
 		{"1.36", []string{"primary", "127.0.0.0/8"}, "error: can't use both 'primary' and CIDRs"},
 		{"1.36", []string{"localhost"}, `error: no "localhost" keyword`},
 		{"1.36", []string{"all"}, `error: no "all" keyword`},

@@ -137,3 +137,23 @@ func TestKubeProxyOptionsLoad(t *testing.T) {
 		t.Errorf("listener on a second ingress address: %v", err)
 	}
 }
+
+// TestKubeProxyFeatureGates: kubeProxy.featureGates are checked against
+// the version (unknown, absent or locked gates) and against the mode's
+// own gate, at the kubeProxy line.
+func TestKubeProxyFeatureGates(t *testing.T) {
+	for _, tc := range []struct{ kubeProxy, want string }{
+		{`{mode: ipvs, version: "1.37", featureGates: {KubeProxyIPVS: false}}`,
+			`bad.yaml:4: kubeProxy.featureGates: kube-proxy 1.37 runs the IPVS mode only with feature gate KubeProxyIPVS on (fix: featureGates: {KubeProxyIPVS: true})`},
+		{`{mode: iptables, version: "1.28", featureGates: {NoSuchGate: true}}`,
+			`bad.yaml:4: kubeProxy.featureGates: feature gate "NoSuchGate" is not known to kube-proxy 1.28`},
+	} {
+		_, err := topology.Load("bad.yaml", []byte(knobScenario(tc.kubeProxy, lbIP)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v\nwant %s", tc.kubeProxy, err, tc.want)
+		}
+	}
+	if _, err := topology.Load("ok.yaml", []byte(knobScenario(`{mode: ipvs, version: "1.37", featureGates: {KubeProxyIPVS: true}}`, lbIP))); err != nil {
+		t.Errorf("KubeProxyIPVS on: %v", err)
+	}
+}

@@ -173,7 +173,11 @@ type KubeProxy struct {
 	// LocalhostNodePorts is --iptables-localhost-nodeports (iptables mode,
 	// 1.26+; default true).
 	LocalhostNodePorts *bool `yaml:"localhostNodePorts"`
-	Line               int   `yaml:"-"`
+	// FeatureGates are kube-proxy's --feature-gates overrides (e.g.
+	// NFTablesProxyMode for the nftables alpha of 1.29 and 1.30); the
+	// mode's registry entry checks them against the version.
+	FeatureGates map[string]bool `yaml:"featureGates"`
+	Line         int             `yaml:"-"`
 }
 
 // NodePortAddressesPrimary is the nodePortAddresses value for the node's

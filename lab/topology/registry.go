@@ -28,6 +28,10 @@ type KubeProxyModeInfo struct {
 	// and if not, why: "kube-proxy 1.26 has no userspace mode: it was
 	// removed in 1.26 (#112133); use 1.25 or older".
 	Exists func(minor int) error
+	// Gates checks feature gate overrides at a minor version: unknown,
+	// absent or locked gates, and a gate the mode itself needs that is off
+	// (nil: the mode takes none).
+	Gates func(minor int, gates map[string]bool) error
 	// Default marks the mode a scenario with Services but no kubeProxy gets.
 	Default bool
 }

@@ -45,6 +45,10 @@ func validateKubeProxy(c *collector, t *Topology) {
 		c.add(kp.Line, "kubeProxy.version", fmt.Sprintf("write a Kubernetes minor version such as %q", m.DefaultVersion), "%q is not a Kubernetes version", kp.Version)
 	} else if err := modeExists(m, kp.Version); err != nil {
 		c.add(kp.Line, "kubeProxy.version", "pick a version that has the mode", "%v", err)
+	} else if minor, ok := kp.minor(); ok && m.Gates != nil {
+		if err := m.Gates(minor, kp.FeatureGates); err != nil {
+			c.add(kp.Line, "kubeProxy.featureGates", "set only gates that kube-proxy "+kp.Version+" has and may change", "%v", err)
+		}
 	}
 	validateKubeProxyOptions(c, kp)
 }
