@@ -188,7 +188,7 @@ keeps its name across versions lines up.`,
 			if out == "json" {
 				return printJSON(diffs)
 			}
-			fmt.Print(renderDiff(sc.Topology, diffs, args[1], args[2], all))
+			fmt.Print(renderDiff(diffs, args[1], args[2], all))
 			return nil
 		},
 	}
@@ -210,7 +210,7 @@ func hasNode(t *topology.Topology, name string) bool {
 // renderDiff is the text output: per node, the Service summary, the
 // parts line, then the parts' diffs. A node where nothing differs is one
 // line.
-func renderDiff(t *topology.Topology, diffs []nodeDiff, nameA, nameB string, all bool) string {
+func renderDiff(diffs []nodeDiff, nameA, nameB string, all bool) string {
 	var b strings.Builder
 	for _, d := range diffs {
 		same := d.Diff == ""
@@ -221,7 +221,7 @@ func renderDiff(t *topology.Topology, diffs []nodeDiff, nameA, nameB string, all
 			fmt.Fprintf(&b, "# %s: no difference\n", d.Node)
 			continue
 		}
-		writeServices(&b, t, d.Node, nameA, nameB, d.Services, all)
+		writeServices(&b, d.Node, nameA, nameB, d.Services, all)
 		fmt.Fprintf(&b, "# %s: parts: %s\n", d.Node, partsLine(d.Parts, nameA, nameB))
 		b.WriteString(d.Diff)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/netlab/netlab/lab/compile"
+	"github.com/netlab/netlab/lab/dataplane"
 	"github.com/netlab/netlab/lab/plan"
 	"github.com/netlab/netlab/lab/topology"
 )
@@ -114,14 +115,49 @@ func TestDiffIPVS97081(t *testing.T) {
 			continue
 		}
 		for _, c := range s.Clients {
-			if c.From == fromOutside && (c.A.Text != "rejected" || strings.Join(c.B.Endpoints, ",") != "10.244.2.2:8080" || strings.Join(c.B.SNAT, ",") != "10.244.2.2:8080") {
+			if c.From == dataplane.FromOutside && (c.A.Text != "rejected" || strings.Join(c.B.Endpoints, ",") != "10.244.2.2:8080" || strings.Join(c.B.SNAT, ",") != "10.244.2.2:8080") {
 				t.Errorf("node-2 NodePort from outside: a %+v, b %+v", c.A, c.B)
 			}
 		}
 	}
 }
 
-// nodeNS compiles a scenario's node under a kube-proxy (nil: none, the
+// TestDiffNFTablesPart: a side whose node carries an nftables table
+// (kube-proxy's, beside flannel's own iptables rules) shows it as its own
+// labelled part, only on that side, with the parts neither side has said
+// so. What the table does to each Service address is lab/dataplane's
+// TestNFTablesAgainstIPTables.
+func TestDiffNFTablesPart(t *testing.T) {
+	sc, err := loadScenario("flannel-services")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo := sc.Topology
+	n := &topo.Nodes[0]
+	ipt := nodeNS(t, topo, "iptables@1.31", n.Name)
+	nft := nodeNS(t, topo, "", n.Name)
+	nft.NFTables = "add table ip kube-proxy { comment \"rules for kube-proxy\" ; }\n" +
+		"add map ip kube-proxy no-endpoint-nodeports { type inet_proto . inet_service : verdict ; }\n" +
+		"add element ip kube-proxy no-endpoint-nodeports { tcp . 30081 comment \"default/local-web:http\" : drop }\n"
+
+	ps := compareParts(parts(ipt), parts(nft), "iptables@1.31", "nftables@1.33", n.Name)
+	line := partsLine(ps, "iptables@1.31", "nftables@1.33")
+	if !strings.Contains(line, "nftables only in nftables@1.33 (3 lines)") || !strings.Contains(line, "ipvs, ipsets in neither") {
+		t.Errorf("parts line %q", line)
+	}
+	var nftPart string
+	for _, p := range ps {
+		if p.Part == partNFTables {
+			nftPart = p.Diff
+		}
+	}
+	if !strings.HasPrefix(nftPart, "--- iptables@1.31 node-1 nftables\n+++ nftables@1.33 node-1 nftables\n@@ -0,0 +1,3 @@\n") ||
+		!strings.Contains(nftPart, "\n+add element ip kube-proxy no-endpoint-nodeports { tcp . 30081 comment \"default/local-web:http\" : drop }\n") {
+		t.Errorf("nftables part diff:\n%s", nftPart)
+	}
+}
+
+// nodeNS compiles a scenario's node under a kube-proxy ("": none, the
 // CNI's rules only).
 func nodeNS(t *testing.T, topo *topology.Topology, kp string, node string) *plan.Namespace {
 	t.Helper()
@@ -145,130 +181,6 @@ func nodeNS(t *testing.T, topo *topology.Topology, kp string, node string) *plan
 	}
 	t.Fatalf("no node %s", node)
 	return nil
-}
-
-// nftFixture is kube-proxy's nftables table for flannel-services node-1,
-// as the plan carries it (no comment lines).
-func nftFixture(t *testing.T, version string) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "diff", "nftables-"+version+"-node-1.nft"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for _, l := range strings.SplitAfter(string(data), "\n") {
-		if !strings.HasPrefix(l, "#") {
-			b.WriteString(l)
-		}
-	}
-	return b.String()
-}
-
-// TestDiffNFTablesAgainstIPTables: kube-proxy's nftables table (what the
-// real kube-proxy 1.33 and 1.37 write for node-1, beside flannel's own
-// iptables rules) behaves like the iptables mode's rules for every Service
-// address and client, and the summary says so; the parts show the
-// nftables table as its own labelled part. A table with one element taken
-// out differs exactly there.
-func TestDiffNFTablesAgainstIPTables(t *testing.T) {
-	sc, err := loadScenario("flannel-services")
-	if err != nil {
-		t.Fatal(err)
-	}
-	topo := sc.Topology
-	n := &topo.Nodes[0]
-	ipt := nodeNS(t, topo, "iptables@1.31", n.Name)
-	for _, v := range []string{"1.33", "1.37"} {
-		nft := nodeNS(t, topo, "", n.Name)
-		nft.NFTables = nftFixture(t, v)
-		services := compareServices(topo, n, ipt, nft)
-		if len(services) != 17 {
-			t.Fatalf("%s: %d addresses, want 17", v, len(services))
-		}
-		for _, s := range services {
-			for _, c := range s.Clients {
-				if !c.Same {
-					t.Errorf("nftables %s: %s %s from %s: iptables %q, nftables %q", v, s.Service, s.Address, c.From, c.A.Text, c.B.Text)
-				}
-				if len(c.B.Uncertain) > 0 {
-					t.Errorf("nftables %s: %s from %s: not understood: %v", v, s.Address, c.From, c.B.Uncertain)
-				}
-			}
-		}
-		// The nftables side did the work: the same outcomes with the
-		// table left out are different ones.
-		bare := nodeNS(t, topo, "", n.Name)
-		if differ := countDiffering(compareServices(topo, n, ipt, bare)); differ < 10 {
-			t.Errorf("without kube-proxy's table only %d addresses differ", differ)
-		}
-		want := map[string]string{
-			"10.0.0.10:30081/tcp outside":         "dropped",
-			"203.0.113.11:80/tcp pod":             "10.244.2.2:8080",
-			"203.0.113.12:80/tcp pod":             "dropped",
-			"203.0.113.12:80/tcp outsideInRanges": "10.244.0.3:80, 10.244.1.2:80 (SNAT)",
-			"10.96.0.15:80/tcp pod":               "rejected",
-			"10.96.0.19:53/udp node":              "rejected",
-			"10.96.0.11:80/tcp pod":               "10.244.0.3:80, 10.244.1.2:80; ClientIP affinity 10800s",
-			"10.96.0.17:9100/tcp pod":             "10.0.0.11:9100 (SNAT)",
-			"10.0.0.10:30053/udp outside":         "10.244.0.3:80, 10.244.1.2:80 (SNAT)",
-		}
-		for _, s := range services {
-			for _, c := range s.Clients {
-				if w, ok := want[s.Address+" "+c.From]; ok && c.B.Text != w {
-					t.Errorf("nftables %s: %s from %s: %q, want %q", v, s.Address, c.From, c.B.Text, w)
-				}
-				delete(want, s.Address+" "+c.From)
-			}
-		}
-		for k := range want {
-			t.Errorf("nftables %s: no outcome for %s", v, k)
-		}
-
-		// Take the eTP=Local NodePort's "no endpoints here" drop out: an
-		// outside client then reaches the node itself, and only there.
-		broken := nodeNS(t, topo, "", n.Name)
-		broken.NFTables = strings.Replace(nft.NFTables, "add element ip kube-proxy no-endpoint-nodeports { tcp . 30081 comment \"default/local-web:http\" : drop }\n", "", 1)
-		if broken.NFTables == nft.NFTables {
-			t.Fatalf("nftables %s: the fixture lacks the no-endpoint-nodeports element", v)
-		}
-		var diffs []string
-		for _, s := range compareServices(topo, n, nft, broken) {
-			for _, c := range s.Clients {
-				if !c.Same {
-					diffs = append(diffs, s.Address+" "+c.From+": "+c.A.Text+" / "+c.B.Text)
-				}
-			}
-		}
-		if want := "10.0.0.10:30081/tcp outside: dropped / delivered to the node itself"; strings.Join(diffs, "\n") != want {
-			t.Errorf("nftables %s without the drop element: differences\n%s\nwant\n%s", v, strings.Join(diffs, "\n"), want)
-		}
-
-		ps := compareParts(parts(ipt), parts(nft), "iptables@1.31", "nftables@"+v, n.Name)
-		line := partsLine(ps, "iptables@1.31", "nftables@"+v)
-		if !strings.Contains(line, "nftables only in nftables@"+v+" (") || !strings.Contains(line, "ipvs, ipsets in neither") {
-			t.Errorf("parts line %q", line)
-		}
-		var nftPart string
-		for _, p := range ps {
-			if p.Part == partNFTables {
-				nftPart = p.Diff
-			}
-		}
-		if !strings.HasPrefix(nftPart, "--- iptables@1.31 node-1 nftables\n+++ nftables@"+v+" node-1 nftables\n@@ -0,0 +1,") ||
-			!strings.Contains(nftPart, "\n+add element ip kube-proxy no-endpoint-nodeports { tcp . 30081 comment \"default/local-web:http\" : drop }\n") {
-			t.Errorf("nftables part diff:\n%s", nftPart)
-		}
-	}
-}
-
-func countDiffering(services []serviceDiff) int {
-	n := 0
-	for _, s := range services {
-		if !s.Same {
-			n++
-		}
-	}
-	return n
 }
 
 // TestDiffSameVersionIsSame: a version against itself differs nowhere,

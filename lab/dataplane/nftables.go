@@ -1,9 +1,9 @@
-package main
+package dataplane
 
 // nftables rulesets (nft -f input, one "add ..." command a line, as
 // kube-proxy's nftables mode writes its table through knftables) as the
-// dataplane reading evaluates them (see diff_dataplane.go): the
-// expressions and statements kube-proxy 1.29-1.37 writes.
+// reading evaluates them (see dataplane.go): the expressions and
+// statements kube-proxy 1.29-1.37 writes.
 
 import (
 	"net/netip"
@@ -677,7 +677,7 @@ func parseNFTMatch(f []string) (st nftStep, n int, ok bool) {
 
 // selValue is the packet's value for a selector (numgen has none: it
 // forks).
-func selValue(d *dataplane, p *packet, s nftSel) (string, bool) {
+func selValue(d *Dataplane, p *packet, s nftSel) (string, bool) {
 	if s.proto != "" && p.proto != s.proto {
 		return "", false // "tcp dport" on a UDP packet: no match
 	}
@@ -727,7 +727,7 @@ type nftOut struct {
 }
 
 // evalRule runs a rule's steps from k on.
-func (t *nftTable) evalRule(d *dataplane, r *nftRule, k int, p packet, hook string) []nftOut {
+func (t *nftTable) evalRule(d *Dataplane, r *nftRule, k int, p packet, hook string) []nftOut {
 	// miss: the rule does not match; the next one sees the packet as the
 	// rule's statements so far left it.
 	miss := []nftOut{{p, "", ""}}
@@ -862,7 +862,7 @@ func (t *nftTable) evalRule(d *dataplane, r *nftRule, k int, p packet, hook stri
 }
 
 // elemVerdict is a vmap element's verdict.
-func (t *nftTable) elemVerdict(d *dataplane, r *nftRule, e *nftElem, p packet, hook string) []nftOut {
+func (t *nftTable) elemVerdict(d *Dataplane, r *nftRule, e *nftElem, p packet, hook string) []nftOut {
 	switch at(e.value, 0) {
 	case "jump", "goto":
 		return []nftOut{{p, e.value[0], at(e.value, 1)}}
@@ -874,7 +874,7 @@ func (t *nftTable) elemVerdict(d *dataplane, r *nftRule, e *nftElem, p packet, h
 }
 
 // runBase evaluates a base chain at hook, its policy last.
-func (t *nftTable) runBase(d *dataplane, c *nftChain, p packet, hook string) []flow {
+func (t *nftTable) runBase(d *Dataplane, c *nftChain, p packet, hook string) []flow {
 	flows := t.run(d, c, p, hook, 0)
 	for i := range flows {
 		if flows[i].v == vContinue {
@@ -889,7 +889,7 @@ func (t *nftTable) runBase(d *dataplane, c *nftChain, p packet, hook string) []f
 
 // run evaluates a chain: rule by rule, each outcome of a rule going on
 // from there.
-func (t *nftTable) run(d *dataplane, c *nftChain, p packet, hook string, depth int) []flow {
+func (t *nftTable) run(d *Dataplane, c *nftChain, p packet, hook string, depth int) []flow {
 	if depth > maxDepth {
 		p.addUnsure("nftables jumps nested deeper than " + strconv.Itoa(maxDepth))
 		return []flow{{p, vContinue}}
@@ -897,7 +897,7 @@ func (t *nftTable) run(d *dataplane, c *nftChain, p packet, hook string, depth i
 	return t.runFrom(d, c, 0, p, hook, depth)
 }
 
-func (t *nftTable) runFrom(d *dataplane, c *nftChain, i int, p packet, hook string, depth int) []flow {
+func (t *nftTable) runFrom(d *Dataplane, c *nftChain, i int, p packet, hook string, depth int) []flow {
 	for ; i < len(c.rules); i++ {
 		r := c.rules[i]
 		if r.unsure {

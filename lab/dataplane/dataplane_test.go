@@ -1,4 +1,4 @@
-package main
+package dataplane
 
 import (
 	"net/netip"
@@ -24,13 +24,13 @@ func testNode() *plan.Namespace {
 }
 
 var (
-	testPod     = client{name: fromPod, addr: netip.MustParseAddr("10.244.0.254")}
-	testLocal   = client{name: fromNode, addr: netip.MustParseAddr("10.0.0.10"), local: true}
-	testOutside = client{name: fromOutside, addr: netip.MustParseAddr("198.51.100.10")}
+	testPod     = Client{Kind: FromPod, Addr: netip.MustParseAddr("10.244.0.254")}
+	testLocal   = Client{Kind: FromNode, Addr: netip.MustParseAddr("10.0.0.10"), local: true}
+	testOutside = Client{Kind: FromOutside, Addr: netip.MustParseAddr("198.51.100.10")}
 )
 
-func outcomeOf(ns *plan.Namespace, c client, proto, dst string, port int) outcome {
-	return summarize(newDataplane(ns).connect(c, proto, netip.MustParseAddr(dst), port))
+func outcomeOf(ns *plan.Namespace, c Client, proto, dst string, port int) Outcome {
+	return Read(ns).Connect(c, Frontend{Proto: proto, Addr: netip.MustParseAddr(dst), Port: port})
 }
 
 func TestTokenizers(t *testing.T) {
@@ -76,7 +76,7 @@ func TestIPTablesReading(t *testing.T) {
 		name  string
 		rules map[string][]string // "table chain" -> rules
 		pol   string              // filter FORWARD policy
-		from  client
+		from  Client
 		dst   string
 		want  string
 	}{
@@ -164,7 +164,7 @@ func TestIPVSReading(t *testing.T) {
 }
 
 // TestNFTablesReading: nft expressions and statements, one semantic each
-// (the kube-proxy tables themselves are held in diff_test.go).
+// (the kube-proxy tables themselves are held in nftables_test.go).
 func TestNFTablesReading(t *testing.T) {
 	const head = "add table ip t\n" +
 		"add chain ip t pre { type nat hook prerouting priority dstnat ; }\n" +
@@ -172,7 +172,7 @@ func TestNFTablesReading(t *testing.T) {
 		"add chain ip t post { type nat hook postrouting priority srcnat ; }\n"
 	for _, c := range []struct {
 		name, rules string
-		from        client
+		from        Client
 		dst         string
 		want        string
 	}{

@@ -1,8 +1,8 @@
-package main
+package dataplane
 
-// iptables rules as the dataplane reading evaluates them (see
-// diff_dataplane.go): the matches and targets kube-proxy (1.1 on) and the
-// CNIs write, parsed once per rule.
+// iptables rules as the reading evaluates them (see dataplane.go): the
+// matches and targets kube-proxy (1.1 on) and the CNIs write, parsed once
+// per rule.
 
 import (
 	"net/netip"
@@ -45,7 +45,7 @@ type iptRule struct {
 
 type iptMatch struct {
 	neg  bool
-	test func(d *dataplane, p *packet) tri
+	test func(d *Dataplane, p *packet) tri
 	// affinity is set on a recent --rcheck match: the path where it
 	// matches is a returning client's.
 	affinity int
@@ -161,7 +161,7 @@ func parseIPTRule(chain, text string) *iptRule {
 		r.unsure = true
 		return ""
 	}
-	add := func(t func(d *dataplane, p *packet) tri) {
+	add := func(t func(d *Dataplane, p *packet) tri) {
 		r.matches = append(r.matches, iptMatch{neg: neg, test: t})
 	}
 	addrMatch := func(get func(p *packet) netip.Addr) {
@@ -170,11 +170,11 @@ func parseIPTRule(chain, text string) *iptRule {
 			r.unsure = true
 			return
 		}
-		add(func(d *dataplane, p *packet) tri { return boolTri(pfx.Contains(get(p))) })
+		add(func(d *Dataplane, p *packet) tri { return boolTri(pfx.Contains(get(p))) })
 	}
 	ifaceMatch := func(get func(p *packet) string) {
 		name := next()
-		add(func(d *dataplane, p *packet) tri {
+		add(func(d *Dataplane, p *packet) tri {
 			if pre, ok := strings.CutSuffix(name, "+"); ok {
 				return boolTri(strings.HasPrefix(get(p), pre))
 			}
@@ -204,7 +204,7 @@ func parseIPTRule(chain, text string) *iptRule {
 		case "-p", "--protocol":
 			proto := strings.ToLower(next())
 			module = proto
-			add(func(d *dataplane, p *packet) tri { return boolTri(proto == "all" || p.proto == proto) })
+			add(func(d *Dataplane, p *packet) tri { return boolTri(proto == "all" || p.proto == proto) })
 		case "-s", "--src", "--source":
 			addrMatch(func(p *packet) netip.Addr { return p.src })
 		case "-d", "--dst", "--destination":
@@ -234,7 +234,7 @@ func parseIPTRule(chain, text string) *iptRule {
 				break
 			}
 			dst := tok == "--dport" || tok == "--destination-port"
-			add(func(d *dataplane, p *packet) tri {
+			add(func(d *Dataplane, p *packet) tri {
 				port := p.sport
 				if dst {
 					port = p.dport
@@ -250,7 +250,7 @@ func parseIPTRule(chain, text string) *iptRule {
 				}
 				ranges = append(ranges, [2]int{lo, hi})
 			}
-			add(func(d *dataplane, p *packet) tri {
+			add(func(d *Dataplane, p *packet) tri {
 				for _, rg := range ranges {
 					if p.dport >= rg[0] && p.dport <= rg[1] {
 						return yes
@@ -265,7 +265,7 @@ func parseIPTRule(chain, text string) *iptRule {
 				break
 			}
 			dst := tok == "--dst-type"
-			add(func(d *dataplane, p *packet) tri {
+			add(func(d *Dataplane, p *packet) tri {
 				a := p.src
 				if dst {
 					a = p.dst
@@ -274,7 +274,7 @@ func parseIPTRule(chain, text string) *iptRule {
 			})
 		case "--ctstate", "--state":
 			states := strings.Split(next(), ",")
-			add(func(d *dataplane, p *packet) tri {
+			add(func(d *Dataplane, p *packet) tri {
 				for _, s := range states {
 					if s == "NEW" || (s == "DNAT" && p.dnat) {
 						return yes
@@ -293,10 +293,10 @@ func parseIPTRule(chain, text string) *iptRule {
 				r.unsure = true
 				break
 			}
-			add(func(d *dataplane, p *packet) tri { return boolTri(p.mark&mask == val) })
+			add(func(d *Dataplane, p *packet) tri { return boolTri(p.mark&mask == val) })
 		case "--match-set":
 			name, flags := next(), next()
-			add(func(d *dataplane, p *packet) tri {
+			add(func(d *Dataplane, p *packet) tri {
 				s := d.sets[name]
 				if s == nil || s.bad {
 					p.addUnsure("ipset " + name)
@@ -325,12 +325,12 @@ func parseIPTRule(chain, text string) *iptRule {
 		case "--nfacct-name":
 			next()
 		case "--physdev-is-in":
-			add(func(d *dataplane, p *packet) tri { return boolTri(p.physIn) })
+			add(func(d *Dataplane, p *packet) tri { return boolTri(p.physIn) })
 		case "--ipvs":
-			add(func(d *dataplane, p *packet) tri { return boolTri(p.vs != nil) })
+			add(func(d *Dataplane, p *packet) tri { return boolTri(p.vs != nil) })
 		case "--vaddr":
 			pfx := prefixOrAddr(next())
-			add(func(d *dataplane, p *packet) tri {
+			add(func(d *Dataplane, p *packet) tri {
 				if p.vs == nil {
 					return no
 				}
@@ -339,34 +339,34 @@ func parseIPTRule(chain, text string) *iptRule {
 			})
 		case "--vport":
 			port, _ := strconv.Atoi(next())
-			add(func(d *dataplane, p *packet) tri { return boolTri(p.vs != nil && p.vs.Port == port) })
+			add(func(d *Dataplane, p *packet) tri { return boolTri(p.vs != nil && p.vs.Port == port) })
 		case "--vproto":
 			proto := strings.ToLower(next())
-			add(func(d *dataplane, p *packet) tri { return boolTri(p.vs != nil && p.vs.Proto == proto) })
+			add(func(d *Dataplane, p *packet) tri { return boolTri(p.vs != nil && p.vs.Proto == proto) })
 		case "--vdir":
 			dir := next()
-			add(func(d *dataplane, p *packet) tri { return boolTri(p.vs != nil && dir == "ORIGINAL") })
+			add(func(d *Dataplane, p *packet) tri { return boolTri(p.vs != nil && dir == "ORIGINAL") })
 		case "--vmethod":
 			m := next()
-			add(func(d *dataplane, p *packet) tri { return boolTri(p.vs != nil && m == "MASQ") })
+			add(func(d *Dataplane, p *packet) tri { return boolTri(p.vs != nil && m == "MASQ") })
 		default:
 			r.unsure = true
 		}
 		neg = false
 	}
 	if stat.on {
-		r.matches = append(r.matches, iptMatch{test: func(*dataplane, *packet) tri { return either }})
+		r.matches = append(r.matches, iptMatch{test: func(*Dataplane, *packet) tri { return either }})
 	}
 	if recent.on && recent.rcheck {
 		secs, _ := strconv.Atoi(recent.seconds)
-		r.matches = append(r.matches, iptMatch{test: func(*dataplane, *packet) tri { return either }, affinity: max(secs, 1)})
+		r.matches = append(r.matches, iptMatch{test: func(*Dataplane, *packet) tri { return either }, affinity: max(secs, 1)})
 	}
 	return r
 }
 
 // match evaluates a rule's matches: no as soon as one fails, either when
 // one is up to chance, yes otherwise.
-func (r *iptRule) match(d *dataplane, p *packet) (tri, int) {
+func (r *iptRule) match(d *Dataplane, p *packet) (tri, int) {
 	res, aff := yes, 0
 	for _, m := range r.matches {
 		t := m.test(d, p)
@@ -397,7 +397,7 @@ const maxDepth = 64
 
 // runBuiltin evaluates a built-in chain at hook: its rules, then its
 // policy.
-func (t *iptTable) runBuiltin(d *dataplane, chain string, p packet, hook string) []flow {
+func (t *iptTable) runBuiltin(d *Dataplane, chain string, p packet, hook string) []flow {
 	flows := t.run(d, t.chains[chain], 0, p, hook, 0)
 	pol := t.chains[chain].policy
 	for i := range flows {
@@ -412,7 +412,7 @@ func (t *iptTable) runBuiltin(d *dataplane, chain string, p packet, hook string)
 }
 
 // run evaluates chain c from rule i on.
-func (t *iptTable) run(d *dataplane, c *iptChain, i int, p packet, hook string, depth int) []flow {
+func (t *iptTable) run(d *Dataplane, c *iptChain, i int, p packet, hook string, depth int) []flow {
 	if depth > maxDepth {
 		p.addUnsure("jumps nested deeper than " + strconv.Itoa(maxDepth))
 		return []flow{{p, vContinue}}
@@ -440,7 +440,7 @@ func (t *iptTable) run(d *dataplane, c *iptChain, i int, p packet, hook string, 
 }
 
 // apply runs rule i's target on a packet it matched, and what follows.
-func (t *iptTable) apply(d *dataplane, c *iptChain, i int, r *iptRule, p packet, hook string, depth int) []flow {
+func (t *iptTable) apply(d *Dataplane, c *iptChain, i int, r *iptRule, p packet, hook string, depth int) []flow {
 	cont := func(p packet) []flow { return t.run(d, c, i+1, p, hook, depth) }
 	switch r.target {
 	case "":

@@ -1,22 +1,8 @@
-package main
+package dataplane
 
-// The dataplane reading behind netlab diff's Service summary. Two
-// kube-proxy modes write unrelated rule languages, so their texts cannot
-// be lined up; what they can both be asked is what happens to a new
-// connection: given a node's compiled plan (its iptables, nftables, ipsets,
-// IPVS virtual servers, addresses and routes, whichever mode wrote them),
-// where does the first packet from this client to this Service address
-// end up? The reading follows the packet through the netfilter hooks in
-// the kernel's order (prerouting, the routing decision, input or forward,
-// IPVS on local input, output, postrouting), evaluating each rule's
-// matches on the packet, and forks where the kernel chooses at random
-// (statistic, numgen, IPVS scheduling) or by state it keeps (recent,
-// affinity sets), so every endpoint the address can reach shows up.
-//
-// It is a reading of the compiled rules, not the data path: probes send
-// real packets. It knows the matches and targets kube-proxy and the CNIs
-// write; a rule it does not understand is skipped and the outcome it
-// touched is marked uncertain, never guessed.
+// A node's netfilter hooks, routing decision, IPVS and userspace proxies
+// as the reading follows a connection's first packet through them; the
+// rule languages are in iptables.go and nftables.go.
 
 import (
 	"net/netip"
@@ -98,8 +84,9 @@ type result struct {
 	unsure    []string
 }
 
-// dataplane is one node namespace's packet-handling state, parsed once.
-type dataplane struct {
+// Dataplane is one node namespace's packet-handling state, parsed once
+// from its plan; Connect asks it about one client and one frontend.
+type Dataplane struct {
 	ipt     map[string]*iptTable // by table name
 	nft     []*nftTable
 	sets    map[string]*ipset
@@ -135,9 +122,11 @@ func ipvsKey(proto string, addr netip.Addr, port int) string {
 	return proto + " " + addr.String() + " " + strconv.Itoa(port)
 }
 
-// newDataplane parses a node namespace's plan.
-func newDataplane(ns *plan.Namespace) *dataplane {
-	d := &dataplane{
+// Read parses a node namespace's plan: its iptables ruleset, nftables
+// text, ipsets, IPVS virtual servers, userspace proxies, addresses and
+// main-table routes (whichever kube-proxy mode and CNI wrote them).
+func Read(ns *plan.Namespace) *Dataplane {
+	d := &Dataplane{
 		ipt: map[string]*iptTable{}, sets: map[string]*ipset{}, ipvs: map[string]*plan.IPVSService{},
 		proxies: ns.UserspaceProxies, bridges: map[string]bool{}, primary: map[string]netip.Addr{},
 		hooks: map[string][]hookFn{},
@@ -209,7 +198,7 @@ var hookChain = map[string]string{
 	"prerouting": "PREROUTING", "input": "INPUT", "forward": "FORWARD", "output": "OUTPUT", "postrouting": "POSTROUTING",
 }
 
-func (d *dataplane) registerHooks() {
+func (d *Dataplane) registerHooks() {
 	for hook, builtin := range hookChain {
 		for _, name := range []string{"raw", "mangle", "nat", "filter", "security"} {
 			t := d.ipt[name]
@@ -240,7 +229,7 @@ func (d *dataplane) registerHooks() {
 	}
 }
 
-func (d *dataplane) isLocal(a netip.Addr) bool {
+func (d *Dataplane) isLocal(a netip.Addr) bool {
 	for _, p := range d.local {
 		if p.Contains(a) {
 			return true
@@ -251,7 +240,7 @@ func (d *dataplane) isLocal(a netip.Addr) bool {
 
 // routeDev is the device the main table routes dst out of ("lo" for a
 // local address, "" for none).
-func (d *dataplane) routeDev(dst netip.Addr) string {
+func (d *Dataplane) routeDev(dst netip.Addr) string {
 	if d.isLocal(dst) {
 		return "lo"
 	}
@@ -266,7 +255,7 @@ func (d *dataplane) routeDev(dst netip.Addr) string {
 
 // stage runs a hook's chains over the packets; natOK false skips its NAT
 // chains (a connection whose NAT the kernel already set up).
-func (d *dataplane) stage(hook string, in []packet, natOK bool) (pass []packet, ended []result) {
+func (d *Dataplane) stage(hook string, in []packet, natOK bool) (pass []packet, ended []result) {
 	cur := in
 	for _, h := range d.hooks[hook] {
 		if h.nat && !natOK {
@@ -298,19 +287,9 @@ func end(p packet, kind, to string) result {
 	return result{kind: kind, to: to, snat: p.snat, affinity: p.affinity, unsure: p.unsure}
 }
 
-// client is where a connection comes from: a pod on the node, the node
-// itself, or a host outside the cluster.
-type client struct {
-	// name is how the summary calls it: pod, node, outside, ...
-	name string
-	addr netip.Addr
-	// local: the node's own process (the packet starts at output).
-	local bool
-}
-
 // connect follows a new connection's first packet from c to dst:dport.
-func (d *dataplane) connect(c client, proto string, dst netip.Addr, dport int) []result {
-	p := packet{src: c.addr, dst: dst, proto: proto, sport: 40000, dport: dport}
+func (d *Dataplane) connect(c Client, proto string, dst netip.Addr, dport int) []result {
+	p := packet{src: c.Addr, dst: dst, proto: proto, sport: 40000, dport: dport}
 	var out []result
 	if c.local {
 		p.oif = d.routeDev(dst)
@@ -326,7 +305,7 @@ func (d *dataplane) connect(c client, proto string, dst netip.Addr, dport int) [
 		}
 		return out
 	}
-	p.iif = d.routeDev(c.addr)
+	p.iif = d.routeDev(c.Addr)
 	p.physIn = d.bridges[p.iif]
 	pass, ended := d.stage("prerouting", []packet{p}, true)
 	out = append(out, ended...)
@@ -338,7 +317,7 @@ func (d *dataplane) connect(c client, proto string, dst netip.Addr, dport int) [
 
 // routed: after prerouting, the routing decision on the (maybe
 // translated) destination.
-func (d *dataplane) routed(p packet) []result {
+func (d *Dataplane) routed(p packet) []result {
 	if d.isLocal(p.dst) {
 		return d.input(p)
 	}
@@ -354,7 +333,7 @@ func (d *dataplane) routed(p packet) []result {
 }
 
 // sent: a local process's packet after output.
-func (d *dataplane) sent(p packet) []result {
+func (d *Dataplane) sent(p packet) []result {
 	if d.isLocal(p.dst) {
 		// Looped back through lo: prerouting again (its NAT is done),
 		// then input.
@@ -375,7 +354,7 @@ func (d *dataplane) sent(p packet) []result {
 // input: local delivery, where IPVS (at local input, after the filter
 // table) takes a virtual server's packets and sends them on to a real
 // server through output and postrouting.
-func (d *dataplane) input(p packet) []result {
+func (d *Dataplane) input(p packet) []result {
 	pass, ended := d.stage("input", []packet{p}, true)
 	for _, q := range pass {
 		ended = append(ended, d.deliver(q)...)
@@ -383,7 +362,7 @@ func (d *dataplane) input(p packet) []result {
 	return ended
 }
 
-func (d *dataplane) deliver(p packet) []result {
+func (d *Dataplane) deliver(p packet) []result {
 	if vs := d.ipvs[ipvsKey(p.proto, p.dst, p.dport)]; vs != nil {
 		if len(vs.Reals) == 0 {
 			// No real server: IPVS answers ICMP port unreachable.
@@ -433,7 +412,7 @@ func (d *dataplane) deliver(p packet) []result {
 	return []result{end(p, resNode, "")}
 }
 
-func (d *dataplane) postrouting(p packet) []result {
+func (d *Dataplane) postrouting(p packet) []result {
 	pass, ended := d.stage("postrouting", []packet{p}, true)
 	for _, q := range pass {
 		if q.dnat {
