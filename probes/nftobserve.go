@@ -50,7 +50,7 @@ func newRulesObserver(w *plan.Wiring, proto string) observer {
 func traceOff() string {
 	switch strings.ToLower(os.Getenv("NETLAB_NFTRACE")) {
 	case "0", "off", "false", "no":
-		return "tracing turned off (NETLAB_NFTRACE=0)"
+		return "tracing turned off by NETLAB_NFTRACE=0"
 	}
 	return ""
 }
@@ -205,12 +205,19 @@ func (s step) rule() ruleID {
 	return ruleID{s.ev.Family, s.ev.Table, s.ev.Chain, s.ev.Handle, s.ev.Type == unix.NFT_TRACETYPE_POLICY}
 }
 
-// groupVisits cuts a namespace's events into visits. The trace id groups
-// the events of one packet, but the kernel reuses it (it hashes the skb's
-// address): a packet's visit starts at netlab's own chain, which every
-// traced packet meets first, and the events of that id that follow are
-// its own. Netlab's rules, the ends of chains (a rule event without a
-// handle), returns from chains and accepting policies are not decisions.
+// groupVisits cuts a namespace's events into visits. A packet's visit
+// starts at netlab's chain, which every traced packet meets first. The
+// trace id groups the events of one base chain's run (the first of them
+// carries the packet's headers, the others follow it), but not always a
+// packet's runs: the kernel hashes the skb's address, its flow hash and
+// its input device into it, so later packets reuse ids, and a frame a
+// bridge forwards (br_netfilter) comes back with a new one. So the
+// headers of each base chain's first event say whose packet it is: the
+// visit of that id if the packet is the same (NAT changes addresses, not
+// the IP ID, length, sequence numbers or flags), else the latest visit of
+// that packet. Netlab's own rules, the ends of chains (a rule event
+// without a handle), returns from chains and accepting policies are not
+// decisions.
 func groupVisits(events []traceEvent) []*visit {
 	var out []*visit
 	byID := map[uint32]*visit{}
@@ -225,18 +232,26 @@ func groupVisits(events []traceEvent) []*visit {
 			continue
 		}
 		v := byID[e.ID]
-		if v == nil {
-			if p == nil {
-				continue
-			}
-			// Traced before netlab's chain (another table's nftrace):
-			// a visit from here.
-			v = &visit{id: e.ID, entry: p, cur: p}
-			out = append(out, v)
-			byID[e.ID] = v
-		}
 		if p != nil {
+			if v == nil || !samePacket(*v.cur)(p) {
+				v = nil
+				for i := len(out) - 1; i >= 0 && v == nil; i-- {
+					if samePacket(*out[i].cur)(p) {
+						v = out[i]
+					}
+				}
+			}
+			if v == nil {
+				// Traced before netlab's chain (another table's
+				// nftrace): a visit from here.
+				v = &visit{id: e.ID, entry: p}
+				out = append(out, v)
+			}
+			byID[e.ID] = v
 			v.cur = p
+		}
+		if v == nil {
+			continue
 		}
 		switch {
 		case e.Type == unix.NFT_TRACETYPE_RETURN:

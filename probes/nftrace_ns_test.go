@@ -245,7 +245,7 @@ COMMIT
 	if want := []string{"PREROUTING", "AAA-DNAT", "MMM-MARK", "ZZZ-FIRST", "ZZZ-FIRST"}; !slices.Equal(nat, want) {
 		t.Errorf("counters: nat chains %q, want %q", nat, want)
 	}
-	if len(r.Observed) != 1 || r.Observed[0].Method != MethodCounters || !strings.Contains(r.Observed[0].Reason, "NETLAB_NFTRACE=0") {
+	if len(r.Observed) != 1 || r.Observed[0].Method != MethodCounters || !strings.Contains(r.Observed[0].Reason, "by NETLAB_NFTRACE=0") {
 		t.Errorf("observed with tracing off %+v", r.Observed)
 	}
 }
