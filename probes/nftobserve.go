@@ -152,12 +152,17 @@ func (o *rulesObserver) after(f *flowView) ([]Decision, []Observation) {
 			lost[name] = s.lost
 		}
 	}
-	o.close()
 	byName := map[string]*plan.WiredNamespace{}
 	for _, ns := range o.nss {
 		byName[ns.Name] = ns
 	}
+	// The rules are read before the trace tables go: removing a table
+	// is an nf_tables commit, and the next NETLINK_NETFILTER socket to
+	// close anywhere (iptables-save's, nft's, a rule dump's) waits for
+	// its RCU grace period, 20-30 ms here. Read first, that wait is paid
+	// once, as the trace sockets close.
 	out := traceDecisions(f, events, byName)
+	o.close()
 	if o.counters != nil {
 		ds, _ := o.counters.after(f)
 		out = append(out, ds...)
