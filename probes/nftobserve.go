@@ -415,10 +415,11 @@ func loadRules(ns *plan.WiredNamespace, ids map[ruleID]uint64) *nsRules {
 	for id := range ids {
 		tables[tableKey{id.family, id.table}] = true
 	}
-	var ipt []string
-	for t := range tables {
-		if t.family == nfprotoIPv4 && iptablesTables[t.name] && ns != nil && ns.IPTables {
-			ipt = append(ipt, t.name)
+	// The iptables-nft chains met, by table.
+	ipt := map[string][]string{}
+	for id := range ids {
+		if id.family == nfprotoIPv4 && iptablesTables[id.table] && ns != nil && ns.IPTables && !slices.Contains(ipt[id.table], id.chain) {
+			ipt[id.table] = append(ipt[id.table], id.chain)
 		}
 	}
 	if len(ipt) > 0 {
@@ -426,9 +427,12 @@ func loadRules(ns *plan.WiredNamespace, ids map[ruleID]uint64) *nsRules {
 			r.save = parseSaveRules(text)
 		}
 		_ = netns.Do(ns.Name, func() error {
-			for _, t := range ipt {
-				if h, err := ruleHandles(t); err == nil {
-					r.handles[t] = h
+			for t, chains := range ipt {
+				r.handles[t] = map[string][]uint64{}
+				for _, c := range chains {
+					if h, err := ruleHandles(t, c); err == nil {
+						r.handles[t][c] = h
+					}
 				}
 			}
 			return nil

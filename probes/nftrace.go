@@ -474,20 +474,22 @@ func be32b(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 
 // ---- rule handles of a table -----------------------------------------------
 
-// ruleHandles lists, for every chain of an ip table in the current
-// namespace, its rules' handles in order (a GETRULE dump lists rules in
-// chain order). It tells the n-th rule of an iptables-nft chain, which is
-// the n-th -A line of that chain in iptables-save, without listing the
-// table through nft.
-func ruleHandles(table string) (map[string][]uint64, error) {
+// ruleHandles lists the handles of a chain of an ip table in the current
+// namespace, in rule order (a GETRULE dump lists rules in chain order):
+// the n-th is the n-th -A line of that chain in iptables-save for an
+// iptables-nft table. The dump is of that chain alone: the kernel sends
+// every rule's expressions, which for KUBE-SERVICES of a large cluster
+// is megabytes.
+func ruleHandles(table, chain string) ([]uint64, error) {
 	req := nl.NewNetlinkRequest(nftMsgGetRule, unix.NLM_F_DUMP)
 	req.AddData(&nl.Nfgenmsg{NfgenFamily: nfprotoIPv4, Version: nl.NFNETLINK_V0})
 	req.AddData(nl.NewRtAttr(unix.NFTA_RULE_TABLE, cStr(table)))
+	req.AddData(nl.NewRtAttr(unix.NFTA_RULE_CHAIN, cStr(chain)))
 	msgs, err := req.Execute(unix.NETLINK_NETFILTER, 0)
 	if err != nil {
-		return nil, fmt.Errorf("list the rules of ip %s: %w", table, err)
+		return nil, fmt.Errorf("list the rules of ip %s %s: %w", table, chain, err)
 	}
-	out := map[string][]uint64{}
+	out := []uint64{}
 	for _, m := range msgs {
 		if len(m) < nl.SizeofNfgenmsg {
 			continue
@@ -496,22 +498,22 @@ func ruleHandles(table string) (map[string][]uint64, error) {
 		if err != nil {
 			continue
 		}
-		var chain, tbl string
+		var tbl, ch string
 		var handle uint64
 		for _, a := range attrs {
 			switch a.Attr.Type & nlaTypeMask {
 			case unix.NFTA_RULE_TABLE:
 				tbl = cString(a.Value)
 			case unix.NFTA_RULE_CHAIN:
-				chain = cString(a.Value)
+				ch = cString(a.Value)
 			case unix.NFTA_RULE_HANDLE:
 				if len(a.Value) >= 8 {
 					handle = binary.BigEndian.Uint64(a.Value)
 				}
 			}
 		}
-		if tbl == table && chain != "" {
-			out[chain] = append(out[chain], handle)
+		if tbl == table && ch == chain {
+			out = append(out, handle)
 		}
 	}
 	return out, nil

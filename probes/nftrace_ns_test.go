@@ -370,8 +370,17 @@ func TestRuleHandlesMatchIPTablesSave(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules := parseSaveRules(save)["filter"]
-	var handles map[string][]uint64
-	if err := netns.Do(n.router, func() (err error) { handles, err = ruleHandles("filter"); return err }); err != nil {
+	handles := map[string][]uint64{}
+	if err := netns.Do(n.router, func() error {
+		for _, c := range append(chains, "INPUT") {
+			h, err := ruleHandles("filter", c)
+			if err != nil {
+				return err
+			}
+			handles[c] = h
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range append(chains, "INPUT") {
@@ -419,5 +428,23 @@ func assertNoTraceTable(t *testing.T, ns string) {
 			t.Fatalf("the trace table is left in %s:\n%s", ns, out)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestTraceFallback: where the trace subscription cannot be made (here a
+// namespace that is gone), the observer falls back to the counters and
+// says why, without failing the probe's other observers.
+func TestTraceFallback(t *testing.T) {
+	testenv.RequireRoot(t)
+	gone := "trc-" + strconv.FormatUint(uint64(os.Getpid()), 36) + "-gone"
+	w := &plan.Wiring{Namespaces: []plan.WiredNamespace{{Name: gone, Owner: "node-1", IPTables: true}}}
+	o := newRulesObserver(w, "tcp")
+	if err := o.before(); err != nil {
+		t.Fatalf("before: %v", err)
+	}
+	ds, notes := o.after(&flowView{onPath: map[string]bool{gone: true}})
+	if len(ds) != 0 || len(notes) != 1 || notes[0].Method != MethodCounters || !strings.Contains(notes[0].Reason, "nftables trace in "+gone) ||
+		!strings.Contains(notes[0].Reason, "iptables-save -c failed") {
+		t.Errorf("decisions %v, notes %+v", ds, notes)
 	}
 }
