@@ -250,6 +250,11 @@ func openTrace(ns string, protos []uint8) (*traceSocket, error) {
 	}
 	if err != nil {
 		s.closeFD()
+		if errors.Is(err, unix.EPERM) {
+			// The table is owned by another socket: another netlab is
+			// tracing this namespace.
+			return nil, fmt.Errorf("nftables trace in %s: another trace holds its table %s: %w", ns, traceTableName, err)
+		}
 		return nil, fmt.Errorf("nftables trace in %s: %w", ns, err)
 	}
 	return s, nil

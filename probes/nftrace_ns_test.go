@@ -248,6 +248,18 @@ COMMIT
 	if len(r.Observed) != 1 || r.Observed[0].Method != MethodCounters || !strings.Contains(r.Observed[0].Reason, "by NETLAB_NFTRACE=0") {
 		t.Errorf("observed with tracing off %+v", r.Observed)
 	}
+
+	// Another trace holding the namespace's table: counters, and why.
+	t.Setenv("NETLAB_NFTRACE", "")
+	other, err := openTrace(n.router, []uint8{6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.close()
+	r = traceIn(t, n.wiring, n.client, ap("10.96.0.10:80"))
+	if len(r.Observed) != 1 || r.Observed[0].Method != MethodCounters || !strings.Contains(r.Observed[0].Reason, "another trace holds") || len(r.Decisions) == 0 {
+		t.Errorf("observed beside another trace %+v, %d decisions", r.Observed, len(r.Decisions))
+	}
 }
 
 // TestTraceNFTablesVmap: a table shaped like kube-proxy's nftables mode
