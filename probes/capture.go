@@ -246,7 +246,7 @@ func parseIPv4(b []byte, decap bool) (packet, bool) {
 		}
 		// Destination unreachable (3) and time exceeded (11) quote the
 		// packet they are about.
-		if (l4[0] == 3 || l4[0] == 11) && len(l4) >= 8+20+8 {
+		if len(l4) >= 8+20+8 && (l4[0] == 3 || l4[0] == 11) {
 			if q, ok := parseIPv4(l4[8:], false); ok {
 				p.Quoted = &q
 			}

@@ -17,25 +17,50 @@ import (
 )
 
 // Decision is one thing the lab's rules did to a traced flow, as observed:
-// an iptables rule whose counters moved, an IPVS connection entry, or the
-// kernel itself.
+// a rule an nftables trace saw the flow's packets meet (iptables-nft's
+// rules among them), an iptables rule whose counters moved, an IPVS
+// connection entry, or the kernel itself.
 // Decision kinds: which part of the dataplane decided.
 const (
-	DecisionIPTables = "iptables" // a rule whose counters the flow moved
+	DecisionIPTables = "iptables" // an iptables rule: traced, or its counters moved
+	DecisionNFTables = "nftables" // a rule of an nftables table (kube-proxy's nftables mode), traced
 	DecisionIPVS     = "ipvs"     // an IPVS connection entry or virtual server
 	DecisionKernel   = "kernel"   // the kernel itself (nothing listens, a martian, ...)
+)
+
+// Packets a traced decision was seen on.
+const (
+	PacketRequest = "request" // the request's first packet (the SYN, the datagram)
+	PacketReply   = "reply"   // the answer's first packet (SYN-ACK, reset, ICMP error, datagram)
+	PacketLater   = "later"   // a later packet of the flow, on a rule neither first packet met
 )
 
 type Decision struct {
 	Owner     string `json:"owner"`
 	Namespace string `json:"namespace"`
-	// Kind is iptables, ipvs or kernel.
-	Kind  string `json:"kind"`
-	Table string `json:"table,omitempty"`
-	Chain string `json:"chain,omitempty"`
-	// Rule is the rule as iptables-save prints it, the IPVS connection,
-	// or what the kernel did.
-	Rule    string `json:"rule"`
+	// Kind is iptables, nftables, ipvs or kernel.
+	Kind string `json:"kind"`
+	// Family is an nftables table's family (ip, inet, ...); Table is the
+	// iptables table, or the nftables table's name.
+	Family string `json:"family,omitempty"`
+	Table  string `json:"table,omitempty"`
+	Chain  string `json:"chain,omitempty"`
+	// Rule is the rule as iptables-save prints it (iptables), as nft
+	// prints it (nftables), the IPVS connection, or what the kernel did.
+	// A chain's policy is "policy DROP" (iptables) or "policy drop".
+	Rule string `json:"rule"`
+	// Element is, for a verdict map lookup (vmap), the element that gave
+	// the verdict: "element 10.96.0.10 . tcp . 53 : goto service-... in map
+	// service-ips".
+	Element string `json:"element,omitempty"`
+	// Verdict is what the traced rule decided, as nft prints it: accept,
+	// drop, jump CHAIN, goto CHAIN, return, continue.
+	Verdict string `json:"verdict,omitempty"`
+	// Packet is which packet a trace saw meet the rule: request, reply or
+	// later (see Result.Decisions). Empty for counters.
+	Packet string `json:"packet,omitempty"`
+	// Packets is how many of the flow's packets the rule saw: its
+	// counters' change, or the traced packets that met it.
 	Packets uint64 `json:"packets,omitempty"`
 }
 
@@ -43,12 +68,24 @@ func (d Decision) String() string {
 	switch d.Kind {
 	case DecisionIPTables:
 		return fmt.Sprintf("%s iptables %s/%s: %s", d.Owner, d.Table, d.Chain, d.Rule)
+	case DecisionNFTables:
+		s := fmt.Sprintf("%s nftables %s %s/%s: %s", d.Owner, d.Family, d.Table, d.Chain, d.Rule)
+		if d.Element != "" {
+			s += "; " + d.Element
+		}
+		return s
 	}
 	return fmt.Sprintf("%s %s: %s", d.Owner, d.Kind, d.Rule)
 }
 
-// target is the rule's -j target ("" for none).
+// target is what the rule does, as iptables names it: the rule's -j
+// target ("" for none), the chain an nftables rule jumps to (through its
+// verdict map too), or for an nftables statement its iptables equivalent
+// (DNAT, SNAT, MASQUERADE, REDIRECT, MARK, REJECT, DROP).
 func (d Decision) target() string {
+	if d.Kind == DecisionNFTables {
+		return nftTarget(d.Rule, d.Verdict)
+	}
 	_, t, ok := strings.Cut(d.Rule, " -j ")
 	if !ok {
 		return ""
@@ -57,22 +94,99 @@ func (d Decision) target() string {
 	return t
 }
 
+func nftTarget(rule, verdict string) string {
+	if c, ok := strings.CutPrefix(verdict, "jump "); ok {
+		return c
+	}
+	if c, ok := strings.CutPrefix(verdict, "goto "); ok {
+		return c
+	}
+	has := func(stmt string) bool {
+		return strings.HasPrefix(rule, stmt+" ") || strings.Contains(rule, " "+stmt+" ") || strings.HasSuffix(rule, " "+stmt) || rule == stmt
+	}
+	switch {
+	case has("reject"):
+		return "REJECT"
+	case has("dnat"):
+		return "DNAT"
+	case has("snat"):
+		return "SNAT"
+	case has("masquerade"):
+		return "MASQUERADE"
+	case has("redirect"):
+		return "REDIRECT"
+	case verdict == "drop" || verdict == "" && has("drop"):
+		return "DROP"
+	case strings.Contains(rule, "mark set"):
+		return "MARK"
+	}
+	return ""
+}
+
+// Observation says how the rules of one namespace on a traced flow's
+// path were watched.
+type Observation struct {
+	Owner     string `json:"owner"`
+	Namespace string `json:"namespace"`
+	// Method is nftrace (nftables tracing: every rule the flow's packets
+	// met, in the order they met them, iptables-nft's and nftables
+	// tables' alike), counters (iptables-save -c before and after: the
+	// rules whose counters moved, by table, then as listed) or
+	// nftrace+counters (iptables-legacy beside an nftables table).
+	Method string `json:"method"`
+	// Reason is why tracing was not used, or what it missed.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Methods of observing a namespace's rules.
+const (
+	MethodNFTrace  = "nftrace"
+	MethodCounters = "counters"
+)
+
+// flowView is what observers are told of a probe once it ran: its hops,
+// the namespaces it crossed, and each leg of it to follow in order.
+type flowView struct {
+	srcNS           string
+	hops, replyHops []Hop // replyHops: the answer's own way (nil: none seen)
+	onPath          map[string]bool
+	// legs are the packets whose way the decisions follow, in order:
+	// the request (and a proxy's own connection after a relay), then
+	// the answer.
+	legs []leg
+	// tuples are, per namespace, the address pairs the flow had there
+	// (either direction): a later packet of the flow has one of them.
+	tuples map[string][][2]netip.AddrPort
+}
+
+// leg is one packet's way: the namespaces it crossed, in order (one
+// entry per visit), and how to recognise it anywhere (NAT rewrites its
+// addresses, not its IP ID, length or TCP sequence number).
+type leg struct {
+	packet string // PacketRequest or PacketReply
+	nss    []string
+	match  func(*packet) bool
+}
+
 // An observer watches one kind of dataplane state around a traced probe.
 // Tracing knows nothing of modes: a kube-proxy or CNI mode whose decisions
-// live somewhere new (nftables counters, eBPF maps) adds an observer here.
+// live somewhere new (eBPF maps, say) adds an observer here.
 type observer interface {
-	// before snapshots what after compares against.
+	// before starts watching (a snapshot, a subscription).
 	before() error
-	// after reports what changed in the namespaces the flow crossed
-	// (onPath), given the request's hops. Anything else that moved counters
-	// meanwhile (a fresh interface's IGMP report, say) is not this flow's.
-	after(req []Hop, onPath map[string]bool) []Decision
+	// after reports what the flow met in the namespaces it crossed
+	// (f.onPath). Anything else that moved meanwhile (a fresh interface's
+	// IGMP report, say) is not this flow's. It ends the watch.
+	after(f *flowView) ([]Decision, []Observation)
+	// close ends the watch without a report (the probe could not be
+	// explained); after closes too. Both may be called.
+	close()
 }
 
 // observers are the factories of every observer, given the wiring of the
-// plan the lab was brought up with (which namespaces have what); each
-// returns nil where it has nothing to watch.
-var observers = []func(w *plan.Wiring) observer{newIPTablesObserver, newIPVSObserver}
+// plan the lab was brought up with (which namespaces have what) and the
+// probe's protocol; each returns nil where it has nothing to watch.
+var observers = []func(w *plan.Wiring, proto string) observer{newRulesObserver, newIPVSObserver}
 
 // ---- iptables: rule counters ----------------------------------------------
 
@@ -94,17 +208,13 @@ type ruleKey struct {
 	rule         string
 }
 
-func newIPTablesObserver(w *plan.Wiring) observer {
-	o := &iptablesObserver{counts: map[string]map[ruleKey]counter{}}
-	for i := range w.Namespaces {
-		if ns := &w.Namespaces[i]; ns.IPTables {
-			o.nss = append(o.nss, ns)
-		}
-	}
-	if len(o.nss) == 0 {
+// newCountersObserver watches the iptables counters of nss (nil if
+// none).
+func newCountersObserver(nss []*plan.WiredNamespace) *iptablesObserver {
+	if len(nss) == 0 {
 		return nil
 	}
-	return o
+	return &iptablesObserver{nss: nss, counts: map[string]map[ruleKey]counter{}}
 }
 
 func (o *iptablesObserver) before() error {
@@ -143,7 +253,10 @@ func (o *iptablesObserver) snapshot(only map[string]bool) (map[string]map[ruleKe
 	return out, firstErr
 }
 
-func (o *iptablesObserver) after(_ []Hop, onPath map[string]bool) []Decision {
+func (o *iptablesObserver) close() {}
+
+func (o *iptablesObserver) after(f *flowView) ([]Decision, []Observation) {
+	onPath := f.onPath
 	now, _ := o.snapshot(onPath)
 	var out []Decision
 	for _, ns := range o.nss {
@@ -171,7 +284,7 @@ func (o *iptablesObserver) after(_ []Hop, onPath map[string]bool) []Decision {
 			out = append(out, d)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // tableOrder is the order netfilter consults the tables in at a hook.
@@ -215,6 +328,37 @@ func parseSaveCounters(text string) map[ruleKey]counter {
 	return out
 }
 
+// parseSaveRules reads iptables-save (with or without -c): every table's
+// chains with their rules ("-A CHAIN ...") in order. A table iptables-nft
+// cannot read ("# Table `x' is incompatible") is absent.
+func parseSaveRules(text string) map[string]map[string][]string {
+	out := map[string]map[string][]string{}
+	var table map[string][]string
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "*"):
+			table = map[string][]string{}
+			out[line[1:]] = table
+		case table == nil:
+		case strings.HasPrefix(line, ":"):
+			if f := strings.Fields(line[1:]); len(f) > 0 && table[f[0]] == nil {
+				table[f[0]] = []string{}
+			}
+		default:
+			if strings.HasPrefix(line, "[") {
+				_, line, _ = strings.Cut(line, "] ")
+			}
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "-A" {
+				table[f[1]] = append(table[f[1]], line)
+			}
+		}
+	}
+	return out
+}
+
 func counterPackets(s string) uint64 {
 	s = strings.Trim(s, "[]")
 	p, _, _ := strings.Cut(s, ":")
@@ -230,7 +374,7 @@ type ipvsObserver struct {
 	nss map[string]*plan.WiredNamespace
 }
 
-func newIPVSObserver(w *plan.Wiring) observer {
+func newIPVSObserver(w *plan.Wiring, _ string) observer {
 	o := &ipvsObserver{nss: map[string]*plan.WiredNamespace{}}
 	for i := range w.Namespaces {
 		if ns := &w.Namespaces[i]; ns.IPVS > 0 {
@@ -245,9 +389,12 @@ func newIPVSObserver(w *plan.Wiring) observer {
 
 func (o *ipvsObserver) before() error { return nil }
 
+func (o *ipvsObserver) close() {}
+
 // after reports, for every IPVS namespace the request entered, the
 // connection entry IPVS made for it: virtual server and real server.
-func (o *ipvsObserver) after(req []Hop, _ map[string]bool) []Decision {
+func (o *ipvsObserver) after(f *flowView) ([]Decision, []Observation) {
+	req := f.hops
 	var out []Decision
 	done := map[string]bool{}
 	for _, h := range req {
@@ -271,7 +418,7 @@ func (o *ipvsObserver) after(req []Hop, _ map[string]bool) []Decision {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // readProcNet reads /proc/net/<name> as a namespace sees it (the thread's,

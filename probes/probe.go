@@ -63,10 +63,19 @@ type Result struct {
 	Path      []string `json:"path,omitempty"`
 	ReplyHops []Hop    `json:"replyHops,omitempty"`
 	// Decisions and Verdict come with a tracer that watches rules (netlab
-	// trace, or a scenario that expects decidedBy).
+	// trace, or a scenario that expects decidedBy). Where the rules were
+	// traced (Observed), Decisions are in the order the flow met them:
+	// the request's first packet namespace by namespace along its hops
+	// (Packet "request"), the answer's first packet along its way back
+	// ("reply"), then rules later packets met that neither did ("later").
+	// Counted namespaces follow, by table then as iptables-save lists
+	// them; IPVS entries come last.
 	Decisions []Decision `json:"decisions,omitempty"`
-	Rewrites  []Rewrite  `json:"rewrites,omitempty"`
-	Verdict   *Verdict   `json:"verdict,omitempty"`
+	// Observed says how the rules of each namespace on the path were
+	// watched: traced, or by counters, and why.
+	Observed []Observation `json:"observed,omitempty"`
+	Rewrites []Rewrite     `json:"rewrites,omitempty"`
+	Verdict  *Verdict      `json:"verdict,omitempty"`
 	// Pinned is the node the probe asked the SLB for (svc/NAME:loadbalancer@NODE);
 	// SLBBackend the node (or outside host) the SLB really forwarded the
 	// request to, as the hops show it ("" if it never passed the SLB).
@@ -141,7 +150,8 @@ func Run(l *lab.Lab, from, to string, o Options) (*Result, error) {
 	}
 	var obs []observer
 	if tr != nil {
-		obs = tr.start(o.Rules)
+		obs = tr.start(o.Rules, proto)
+		defer stop(obs)
 	}
 	start := time.Now()
 	dialer := dial

@@ -79,13 +79,13 @@ func (t *Tracer) Close() {
 	}
 }
 
-// start snapshots the observers (if rules, or the tracer always watches
-// them) and empties the capture queues.
-func (t *Tracer) start(rules bool) []observer {
+// start starts the observers (if rules, or the tracer always watches
+// them) for a probe of proto and empties the capture queues.
+func (t *Tracer) start(rules bool, proto string) []observer {
 	var obs []observer
 	if t.decide || rules {
 		for _, f := range observers {
-			if o := f(t.applied); o != nil {
+			if o := f(t.applied, proto); o != nil {
 				if err := o.before(); err == nil {
 					obs = append(obs, o)
 				}
@@ -94,6 +94,14 @@ func (t *Tracer) start(rules bool) []observer {
 	}
 	t.cap.drain()
 	return obs
+}
+
+// stop ends the observers a probe started (after reported, or the probe
+// was not explained).
+func stop(obs []observer) {
+	for _, o := range obs {
+		o.close()
+	}
 }
 
 // explain fills a probe result's hops, decisions and verdict from what the
@@ -107,12 +115,18 @@ func (t *Tracer) explain(r *Result, srcNS, proto string, local netip.AddrPort, s
 	// OUTPUT, before its SYN reaches any device: then only the answer is
 	// seen, and it is recognised by the client's address.
 	answers := answersTuple(proto, local)
+	target, _ := netip.ParseAddrPort(r.Target)
+	// The request as the observers recognise it: the packet the capture
+	// followed, else (never seen on a device) the first one opening the
+	// connection from the client's socket.
+	request := opening(proto, local, target)
 	var req []captured
 	first, ok := firstOpening(caps[srcNS], true, proto, local, netip.AddrPort{})
 	if !ok {
 		first, ok = rewrittenAtSource(caps, t.serverNS(r), srcNS, proto, seen)
 	}
 	if ok {
+		request = isRequest(first)
 		req = t.wires.follow(caps, isRequest(first), srcNS)
 		var server [2]netip.AddrPort
 		if len(req) > 0 {
@@ -125,7 +139,12 @@ func (t *Tracer) explain(r *Result, srcNS, proto string, local netip.AddrPort, s
 	if len(req) > 0 {
 		reqEnd = req[len(req)-1].ns
 	}
-	r.Hops = append(r.Hops, t.relayed(caps, r, proto, reqEnd, seen)...)
+	relayHops, relayFirst := t.relayed(caps, r, proto, reqEnd, seen)
+	legs := []leg{{packet: PacketRequest, nss: legNamespaces(srcNS, r.Hops), match: request}}
+	if len(relayHops) > 0 {
+		legs = append(legs, leg{packet: PacketRequest, nss: legNamespaces("", relayHops[1:]), match: isRequest(relayFirst)})
+	}
+	r.Hops = append(r.Hops, relayHops...)
 	r.Path = ShortPath(r.Hops)
 	// The answer to follow: the first one the client saw, else the first
 	// one sent where the request ended.
@@ -134,21 +153,61 @@ func (t *Tracer) explain(r *Result, srcNS, proto string, local netip.AddrPort, s
 		same := samePacket(first)
 		if from := origin(caps, same, reqEnd); from != "" {
 			reply = t.wires.follow(caps, same, from)
+			legs = append(legs, leg{packet: PacketReply, nss: legNamespaces("", t.wires.hops(reply)), match: same})
 		}
 	}
 	replyHops := t.wires.hops(reply)
 	if !sameReversed(r.Hops, replyHops) {
 		r.ReplyHops = replyHops
 	}
-	onPath := map[string]bool{srcNS: true}
+	f := &flowView{srcNS: srcNS, hops: r.Hops, replyHops: replyHops, onPath: map[string]bool{srcNS: true}, legs: legs,
+		tuples: map[string][][2]netip.AddrPort{srcNS: {{local, target}}}}
 	for _, h := range append(append([]Hop(nil), r.Hops...), replyHops...) {
-		onPath[h.Namespace] = true
+		f.onPath[h.Namespace] = true
+		for _, pair := range []string{h.Src + " > " + h.Dst, h.Left} {
+			s, d, _ := strings.Cut(pair, " > ")
+			if s, err := netip.ParseAddrPort(s); err == nil {
+				if d, err := netip.ParseAddrPort(d); err == nil {
+					f.tuples[h.Namespace] = append(f.tuples[h.Namespace], [2]netip.AddrPort{s, d})
+				}
+			}
+		}
 	}
 	for _, o := range obs {
-		r.Decisions = append(r.Decisions, o.after(r.Hops, onPath)...)
+		ds, notes := o.after(f)
+		r.Decisions = append(r.Decisions, ds...)
+		r.Observed = append(r.Observed, notes...)
 	}
 	r.Rewrites = rewrites(r.Hops, r.Decisions)
 	r.Verdict = t.verdict(r, reply, replyHops, srcNS)
+}
+
+// legNamespaces is the namespaces a packet's hops visit, in order, one
+// entry per visit (the consecutive hops in one namespace are one visit),
+// starting at start if given.
+func legNamespaces(start string, hops []Hop) []string {
+	var out []string
+	if start != "" {
+		out = append(out, start)
+	}
+	for _, h := range hops {
+		if h.Dir == "relay" {
+			continue
+		}
+		if len(out) == 0 || out[len(out)-1] != h.Namespace {
+			out = append(out, h.Namespace)
+		}
+	}
+	return out
+}
+
+// opening matches the first packet of a connection from local to target
+// as the client's namespace made it (before any NAT): a SYN, or a
+// datagram.
+func opening(proto string, local, target netip.AddrPort) func(*packet) bool {
+	return func(p *packet) bool {
+		return p.Proto == proto && p.Src == local && p.Dst == target && (proto != "tcp" || isSYN(p))
+	}
 }
 
 // Rewrite is a change of the request's addresses inside one namespace:
@@ -227,17 +286,20 @@ var natTargets = map[string]string{"DNAT": "dnat", "REDIRECT": "dnat", "SNAT": "
 // namespace that is not the server's (kube-proxy's userspace mode accepted
 // it there) and a connection with the addresses the server saw started
 // from that namespace, its hops continue the path after a "relay" hop.
-func (t *Tracer) relayed(caps map[string][]captured, r *Result, proto, reqEnd string, seen [2]netip.AddrPort) []Hop {
+//
+// It returns the relay's hops (the relay hop first) and the first packet
+// of the proxy's connection.
+func (t *Tracer) relayed(caps map[string][]captured, r *Result, proto, reqEnd string, seen [2]netip.AddrPort) ([]Hop, packet) {
 	serverNS := t.serverNS(r)
 	if serverNS == "" || !seen[0].IsValid() || !seen[1].IsValid() || serverNS == reqEnd {
-		return nil
+		return nil, packet{}
 	}
 	first, found := firstOpening(caps[serverNS], false, proto, seen[0], seen[1])
 	if !found || origin(caps, isRequest(first), reqEnd) != reqEnd {
-		return nil
+		return nil, packet{}
 	}
 	relay := Hop{Namespace: reqEnd, Owner: t.wires.owner[reqEnd], Device: "proxy", Dir: "relay"}
-	return append([]Hop{relay}, t.wires.hops(t.wires.follow(caps, isRequest(first), reqEnd))...)
+	return append([]Hop{relay}, t.wires.hops(t.wires.follow(caps, isRequest(first), reqEnd))...), first
 }
 
 // serverNS is the namespace of the pod (or outside host) that answered,
@@ -477,16 +539,17 @@ func martian(hops []Hop, end *Hop) *Decision {
 	return &Decision{Owner: end.Owner, Namespace: end.Namespace, Kind: DecisionKernel, Rule: rule}
 }
 
-// deciding finds the rule that ended a flow in a namespace: the last moved
-// rule with that target (REJECT, DROP); for DROP also a DROP chain policy.
+// deciding finds the rule that ended a flow in a namespace: the last
+// traced (or moved) rule with that target (REJECT, DROP); for DROP also a
+// dropping chain policy.
 func deciding(ds []Decision, ns, target string) *Decision {
 	var found *Decision
 	for i := range ds {
 		d := &ds[i]
-		if d.Namespace != ns || d.Kind != DecisionIPTables {
+		if d.Namespace != ns || d.Kind != DecisionIPTables && d.Kind != DecisionNFTables {
 			continue
 		}
-		if d.target() == target || (target == "DROP" && d.Rule == "policy DROP") {
+		if d.target() == target || (target == "DROP" && strings.EqualFold(d.Rule, "policy drop")) {
 			found = d
 		}
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -24,8 +26,15 @@ func traceCmd() *cobra.Command {
   - the devices its first packet crossed, in order, with the namespace and the addresses it had
     there (a packet capture on every namespace of the lab; NAT shows as the addresses changing),
     and the answer's way back where it differs;
-  - every iptables rule whose counters it moved, on every node and the SLB, and the IPVS
-    connection entry (virtual server, real server) it made;
+  - every rule it met, on every node and the SLB, in the order its packets met them: the
+    request's first packet, the answer's, then the rules later packets met that neither did.
+    The rules are traced with nftables' own tracing (a table netlab adds to each namespace with
+    rules for the probe, and removes after), which sees iptables-nft's rules and nftables tables
+    (kube-proxy's nftables mode) alike, and names the verdict map element that decided. Where
+    tracing is not possible (iptables-legacy, or NETLAB_NFTRACE=0) the rules whose iptables
+    counters moved are listed instead, by table and then as iptables-save lists them; the
+    output says which was used where;
+  - the IPVS connection entry (virtual server, real server) it made;
   - the conntrack entry on each node;
   - the verdict: delivered to which pod and what client address it saw, refused by which rule,
     or where it was last seen and what dropped it.
@@ -90,16 +99,7 @@ func printTrace(r *probes.Result) {
 			}
 		}
 	}
-	if len(r.Decisions) > 0 {
-		fmt.Println("\nrules that saw it (packets):")
-		for _, d := range r.Decisions {
-			if d.Kind == probes.DecisionIPTables {
-				fmt.Printf("  %-12s %-6s %-28s %3d  %s\n", d.Owner, d.Table, d.Chain, d.Packets, d.Rule)
-			} else {
-				fmt.Printf("  %-12s %-6s %s\n", d.Owner, d.Kind, d.Rule)
-			}
-		}
-	}
+	writeDecisions(os.Stdout, r)
 	if len(r.Conntrack) > 0 {
 		fmt.Println()
 		printFlows(r.Conntrack)
@@ -107,4 +107,97 @@ func printTrace(r *probes.Result) {
 	if v := r.Verdict; v != nil {
 		fmt.Printf("\nverdict: %s\n", v.Summary)
 	}
+}
+
+// writeDecisions prints the rules a trace saw, grouped by the packet that
+// met them (traced namespaces, in order), then the rules whose counters
+// moved (counted namespaces) and the IPVS entries, with a line saying how
+// each namespace was observed.
+func writeDecisions(w io.Writer, r *probes.Result) {
+	if len(r.Decisions) == 0 && len(r.Observed) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nrules that saw it (packets), %s:\n", observedSummary(r.Observed))
+	first := "the first SYN"
+	answer := "the answer's first packet"
+	if r.Protocol == "udp" {
+		first = "the datagram"
+	}
+	titles := map[string]string{
+		probes.PacketRequest: first + ", in the order it met them",
+		probes.PacketReply:   answer + ", in the order it met them",
+		probes.PacketLater:   "later packets of the flow, rules neither first packet met",
+		"":                   "counters that moved, by table, then as iptables-save lists them",
+	}
+	// Columns line up across the groups: owner, table, chain, packets,
+	// rule (and a verdict map's element under it).
+	ow, tw, cw := 0, 0, 0
+	for _, d := range r.Decisions {
+		ow, tw, cw = max(ow, len(d.Owner)), max(tw, len(d.Table)), max(cw, len(d.Chain))
+	}
+	group := "-"
+	for _, d := range r.Decisions {
+		g := d.Packet
+		if d.Kind == probes.DecisionIPVS || d.Kind == probes.DecisionKernel {
+			g = d.Kind
+		}
+		if g != group {
+			group = g
+			if t, ok := titles[g]; ok {
+				fmt.Fprintf(w, "  %s:\n", t)
+			} else {
+				fmt.Fprintf(w, "  %s:\n", g)
+			}
+		}
+		switch d.Kind {
+		case probes.DecisionIPTables, probes.DecisionNFTables:
+			fmt.Fprintf(w, "    %-*s  %-*s  %-*s  %3d  %s\n", ow, d.Owner, tw, d.Table, cw, d.Chain, d.Packets, d.Rule)
+			if d.Element != "" {
+				fmt.Fprintf(w, "    %*s  %s\n", ow+tw+cw+4+3+2, "", d.Element)
+			}
+		default:
+			fmt.Fprintf(w, "    %-*s  %s\n", ow, d.Owner, d.Rule)
+		}
+	}
+}
+
+// observedSummary says how the rules were watched, by method: "traced
+// with nftables on node-1, node-2; iptables counters on slb
+// (iptables-legacy: ...)".
+func observedSummary(obs []probes.Observation) string {
+	if len(obs) == 0 {
+		return "no namespace on the path has rules"
+	}
+	var order []string
+	who := map[string][]string{}
+	for _, o := range obs {
+		key := o.Method
+		if o.Reason != "" {
+			key += " (" + o.Reason + ")"
+		}
+		if who[key] == nil {
+			order = append(order, key)
+		}
+		who[key] = append(who[key], o.Owner)
+	}
+	names := map[string]string{
+		probes.MethodNFTrace:                               "traced with nftables",
+		probes.MethodCounters:                              "iptables counters",
+		probes.MethodNFTrace + "+" + probes.MethodCounters: "nftables traced, iptables counted",
+		"none": "not observed",
+	}
+	var parts []string
+	for _, key := range order {
+		method, reason, _ := strings.Cut(key, " (")
+		name := names[method]
+		if name == "" {
+			name = method
+		}
+		part := name + " on " + strings.Join(who[key], ", ")
+		if reason != "" {
+			part += " (" + reason
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, "; ")
 }
