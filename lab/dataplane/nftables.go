@@ -89,7 +89,7 @@ type nftSel struct {
 // commas and semicolons standing alone.
 func nftFields(s string) []string {
 	var out []string
-	for _, f := range shellFieldsKeepEmpty(s) {
+	for _, f := range shellFields(s) {
 		var tail []string
 		for len(f) > 1 && (strings.HasSuffix(f, ",") || strings.HasSuffix(f, ";") || strings.HasSuffix(f, "}")) {
 			tail = append([]string{f[len(f)-1:]}, tail...)
@@ -101,36 +101,6 @@ func nftFields(s string) []string {
 		}
 		out = append(out, f)
 		out = append(out, tail...)
-	}
-	return out
-}
-
-// shellFieldsKeepEmpty is shellFields, keeping "" (an empty comment).
-func shellFieldsKeepEmpty(s string) []string {
-	var out []string
-	var b strings.Builder
-	in, has := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"':
-			in, has = !in, true
-		case c == '\\' && in && i+1 < len(s):
-			i++
-			b.WriteByte(s[i])
-		case (c == ' ' || c == '\t') && !in:
-			if has {
-				out = append(out, b.String())
-				b.Reset()
-				has = false
-			}
-		default:
-			b.WriteByte(c)
-			has = true
-		}
-	}
-	if has {
-		out = append(out, b.String())
 	}
 	return out
 }
