@@ -11,19 +11,25 @@ import (
 
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/internal/textdiff"
+	"github.com/netlab/netlab/lab"
 	"github.com/netlab/netlab/lab/compile"
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/netns"
 	"github.com/netlab/netlab/lab/plan"
+	"github.com/netlab/netlab/topologies"
 )
 
 // TestPlanScriptMatchesApply holds netlab to "what is printed is what is
 // applied": the plan's text, run as a shell script, must build the same
-// kernel state (links, addresses, routes, neighbours, FDB, iptables) as
-// netlab's own netlink applier.
+// kernel state (links, addresses, routes, neighbours, FDB, iptables,
+// nftables) as netlab's own netlink applier; kube-proxy's nftables mode
+// (its table loaded with nft -f) included.
 func TestPlanScriptMatchesApply(t *testing.T) {
-	for _, scenario := range []string{"flannel-vxlan", "flannel-vpc-route"} {
-		t.Run(scenario, func(t *testing.T) {
+	for _, tc := range []struct{ scenario, kubeProxy string }{
+		{"flannel-vxlan", ""}, {"flannel-vpc-route", ""}, {"flannel-services", "nftables@1.37"},
+	} {
+		scenario := tc.scenario
+		t.Run(scenario+tc.kubeProxy, func(t *testing.T) {
 			testenv.RequireRoot(t)
 			if testenv.InGuest() {
 				// Text against netlink on the same kinds of objects: the
@@ -31,7 +37,11 @@ func TestPlanScriptMatchesApply(t *testing.T) {
 				// its slowest test. It runs natively.
 				t.Skip("runs natively only")
 			}
-			sc := builtin(t, scenario)
+			data, _ := topologies.Get(scenario)
+			sc, err := lab.LoadScenario("builtin:"+scenario+".yaml", data, tc.kubeProxy)
+			if err != nil {
+				t.Fatal(err)
+			}
 			applied := up(t, sc, "ap")
 			script := testenv.Prefix(t) + "-sh"
 			p, err := compile.CompileWith(sc.Topology, script, compile.Options{KernelVersion: kernel.Release()})
@@ -78,13 +88,17 @@ func snapshot(t *testing.T, ns, labName, role string) string {
 	}
 	if role == plan.RoleNode {
 		cmds = append(cmds, []string{"bridge", "fdb", "show", "dev", "flannel.1"}, []string{"iptables-save"},
-			[]string{"ip", "-d", "link", "show", "cni0"})
+			[]string{"ip", "-d", "link", "show", "cni0"}, []string{"nft", "list", "table", "ip", "kube-proxy"})
 	}
 	var b strings.Builder
 	for _, c := range cmds {
 		var out []byte
 		_ = netns.Do(ns, func() error {
-			out, _ = exec.Command(c[0], c[1:]...).CombinedOutput()
+			var err error
+			out, err = exec.Command(c[0], c[1:]...).CombinedOutput()
+			if err != nil && c[0] == "nft" {
+				out = nil // no kube-proxy table: not the nftables mode
+			}
 			return nil
 		})
 		s := strings.ReplaceAll(string(out), labName+"-", "LAB-")
@@ -99,8 +113,9 @@ func snapshot(t *testing.T, ns, labName, role string) string {
 			keep = append(keep, line)
 		}
 		// Parallel creation orders links differently; the set is what
-		// counts. Rule order is meaningful, so iptables-save stays as is.
-		if c[0] != "iptables-save" {
+		// counts. Rule order is meaningful, so iptables-save and nft stay
+		// as they are.
+		if c[0] != "iptables-save" && c[0] != "nft" {
 			sort.Strings(keep)
 		}
 		b.WriteString("$ " + strings.Join(c, " ") + "\n" + strings.Join(keep, "\n") + "\n")

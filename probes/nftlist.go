@@ -26,6 +26,9 @@ type nftChain struct {
 // them ("10.96.0.10 . tcp . 53", "goto service-...").
 type nftElem struct {
 	key, value string
+	// comment is the element's comment, unquoted (kube-proxy writes the
+	// service port's name there).
+	comment string
 }
 
 // parseNFTList reads `nft -a list table FAMILY NAME` (or several tables).
@@ -140,7 +143,7 @@ func parseElements(s string) []nftElem {
 		if !ok {
 			key, value = part, ""
 		}
-		out = append(out, nftElem{key: elementKey(key), value: strings.TrimSpace(value)})
+		out = append(out, nftElem{key: elementKey(key), value: strings.TrimSpace(value), comment: elementComment(key)})
 	}
 	return out
 }
@@ -154,6 +157,23 @@ func elementKey(k string) string {
 		}
 	}
 	return strings.TrimSpace(k)
+}
+
+// elementComment is the quoted comment nft prints after a key, unquoted.
+func elementComment(k string) string {
+	i := indexTop(k, " comment ")
+	if i < 0 {
+		return ""
+	}
+	c := strings.TrimSpace(k[i+len(" comment "):])
+	if !strings.HasPrefix(c, `"`) {
+		return ""
+	}
+	end := strings.Index(c[1:], `"`)
+	if end < 0 {
+		return ""
+	}
+	return c[1 : end+1]
 }
 
 // splitTop splits s at sep outside quotes and braces.
@@ -251,7 +271,11 @@ func vmapElement(t *nftTable, rule, verdict string, p *packet) string {
 	if len(fits) != 1 {
 		return ""
 	}
-	return "element " + fits[0].key + " : " + fits[0].value + " in " + where
+	e := fits[0]
+	if e.comment != "" {
+		return "element " + e.key + " comment " + strconv.Quote(e.comment) + " : " + e.value + " in " + where
+	}
+	return "element " + e.key + " : " + e.value + " in " + where
 }
 
 // closingBrace is the index of the brace closing s's first one.

@@ -345,7 +345,7 @@ add element ip kube-proxy no-endpoint-services { 10.96.0.31 . tcp . 80 : goto re
 	want = []string{
 		"request nftables kube-proxy/nat-prerouting jump services",
 		"request nftables kube-proxy/filter-forward ct state new jump service-endpoints-check",
-		"request nftables kube-proxy/service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services [element 10.96.0.30 . tcp . 80 : goto reject-chain in map no-endpoint-services]",
+		"request nftables kube-proxy/service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services [element 10.96.0.30 . tcp . 80 comment \"demo/empty\" : goto reject-chain in map no-endpoint-services]",
 		"request nftables kube-proxy/reject-chain reject",
 	}
 	if got := shorts(r.Decisions, PacketRequest); r.Result != "refused" || !slices.Equal(got, want) {

@@ -177,11 +177,11 @@ func TestParseNFTList(t *testing.T) {
 	if ep == nil || len(ep.handles) != 2 || ep.rules[ep.handles[1]] != "meta l4proto tcp dnat to 10.244.2.7:8080" {
 		t.Errorf("endpoint chain %+v", ep)
 	}
-	if es := tb.maps["service-ips"]; len(es) != 9 || es[0] != (nftElem{"10.96.0.10 . tcp . 53", "goto service-NWBZK7IH-kube-system/kube-dns/tcp/dns-tcp"}) {
+	if es := tb.maps["service-ips"]; len(es) != 9 || es[0] != (nftElem{key: "10.96.0.10 . tcp . 53", value: "goto service-NWBZK7IH-kube-system/kube-dns/tcp/dns-tcp"}) {
 		t.Errorf("service-ips %+v", es)
 	}
 	// An element's comment is not part of its key.
-	if es := tb.maps["no-endpoint-nodeports"]; len(es) != 1 || es[0] != (nftElem{"tcp . 30081", "drop"}) {
+	if es := tb.maps["no-endpoint-nodeports"]; len(es) != 1 || es[0] != (nftElem{key: "tcp . 30081", value: "drop", comment: "demo/web-remote-only:http"}) {
 		t.Errorf("no-endpoint-nodeports %+v", es)
 	}
 
@@ -192,7 +192,7 @@ func TestParseNFTList(t *testing.T) {
 		"element 10.96.10.10 . tcp . 80 : goto service-47YYNQ7I-demo/web-local/tcp/http in map service-ips" {
 		t.Errorf("service-ips element %q", got)
 	}
-	tb.maps["service-ips"] = append(tb.maps["service-ips"], nftElem{"10.96.10.99 . tcp . 80", "goto service-47YYNQ7I-demo/web-local/tcp/http"})
+	tb.maps["service-ips"] = append(tb.maps["service-ips"], nftElem{key: "10.96.10.99 . tcp . 80", value: "goto service-47YYNQ7I-demo/web-local/tcp/http"})
 	for _, dst := range []string{"10.96.10.10:80", "10.96.10.99:80"} {
 		syn.Dst = ap(dst)
 		want := "element " + strings.ReplaceAll(dst, ":", " . tcp . ") + " : goto service-47YYNQ7I-demo/web-local/tcp/http in map service-ips"

@@ -553,7 +553,33 @@ func deciding(ds []Decision, ns, target string) *Decision {
 			found = d
 		}
 	}
-	return found
+	return viaElement(ds, found)
+}
+
+// viaElement names, on an nftables rule in a helper chain (kube-proxy's
+// reject-chain, a firewall- chain), the verdict map element that sent the
+// packet there: the element says which Service, the helper's rule only
+// what was done.
+func viaElement(ds []Decision, d *Decision) *Decision {
+	if d == nil || d.Kind != DecisionNFTables || d.Element != "" {
+		return d
+	}
+	var via *Decision
+	for i := range ds {
+		p := &ds[i]
+		if p == d {
+			break
+		}
+		if p.Namespace == d.Namespace && p.Kind == DecisionNFTables && p.Table == d.Table && p.Element != "" && p.target() == d.Chain {
+			via = p
+		}
+	}
+	if via == nil {
+		return d
+	}
+	out := *d
+	out.Element = "via " + via.Chain + " " + via.Element
+	return &out
 }
 
 // icmpName names the ICMP errors a probe can meet.

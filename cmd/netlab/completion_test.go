@@ -69,7 +69,7 @@ func TestCompletion(t *testing.T) {
 			"ipvs@1.34", "ipvs@1.35", "ipvs@1.36", "ipvs@1.37"}, noFiles},
 		{[]string{"test", "x", "--kube-proxy", "userspace@1.2"}, []string{"userspace@1.2", "userspace@1.20", "userspace@1.21",
 			"userspace@1.22", "userspace@1.23", "userspace@1.24", "userspace@1.25"}, noFiles},
-		{[]string{"doctor", "--kube-proxy", "nft"}, nil, noFiles},
+		{[]string{"doctor", "--kube-proxy", "nft"}, []string{"nftables@1.29", "nftables@1.30", "nftables@1.31", "nftables@1.32", "nftables@1.33", "nftables@1.34", "nftables@1.35", "nftables@1.36", "nftables@1.37"}, noFiles},
 		{[]string{"status", "-o", ""}, []string{"table", "wide", "json"}, noFiles},
 		{[]string{"ls", "-o", ""}, []string{"table", "json"}, noFiles},
 		{[]string{"graph", "x", "--format", ""}, []string{"mermaid", "dot"}, noFiles},
@@ -86,14 +86,14 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 	// The kube-proxy versions are those that exist: IPVS from 1.8,
-	// userspace up to 1.25, iptables from 1.1, nftables not built.
+	// userspace up to 1.25, iptables from 1.1, nftables from 1.29.
 	specs := kubeProxySpecs()
-	for _, s := range []string{"iptables@1.1", "iptables@1.31", "iptables@1.37", "ipvs@1.8", "ipvs@1.37", "userspace@1.1", "userspace@1.25"} {
+	for _, s := range []string{"iptables@1.1", "iptables@1.31", "iptables@1.37", "ipvs@1.8", "ipvs@1.37", "userspace@1.1", "userspace@1.25", "nftables@1.29", "nftables@1.37"} {
 		if !slices.Contains(specs, s) {
 			t.Errorf("no %s in %v", s, specs)
 		}
 	}
-	for _, s := range []string{"ipvs@1.7", "ipvs@1.38", "userspace@1.26", "iptables@1.38", "nftables@1.31"} {
+	for _, s := range []string{"ipvs@1.7", "ipvs@1.38", "userspace@1.26", "iptables@1.38", "nftables@1.28", "nftables@1.38"} {
 		if slices.Contains(specs, s) {
 			t.Errorf("%s offered", s)
 		}

@@ -51,10 +51,10 @@ func rulesCmd() *cobra.Command {
 	var out, table string
 	c := &cobra.Command{
 		Use:   "rules LAB NODE",
-		Short: "Show the rules a node (or pod, client, vpc, slb) really has: iptables, and IPVS + ipsets",
-		Long: `rules prints iptables-save from inside a lab namespace (and, on a node of a kube-proxy IPVS
-lab, ipvsadm -Ln and ipset save first): what the kernel holds, not what the plan says
-(netlab plan shows that).`,
+		Short: "Show the rules a node (or pod, client, vpc, slb) really has: iptables, nftables, IPVS + ipsets",
+		Long: `rules prints iptables-save from inside a lab namespace (and first, on a node of a kube-proxy
+IPVS lab, ipvsadm -Ln and ipset save; of an nftables lab, nft list table ip kube-proxy):
+what the kernel holds, not what the plan says (netlab plan shows that).`,
 		Example: `  netlab rules flannel-vxlan node-1
   netlab rules flannel-vxlan node-1 --table nat
   netlab rules mylab slb -o json`,

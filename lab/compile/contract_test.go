@@ -107,7 +107,7 @@ func TestToyCNIPlugin(t *testing.T) {
 		"name: t\ncni: {plugin: toy, version: \"0\"}\nnodes: [{name: node-1}]\n":             `t.yaml:2: cni.version: toy version 0 does not exist (fix: use 1)`,
 		"name: t\ncni: {plugin: calico}\nnodes: [{name: node-1}]\n":                          `t.yaml:2: cni.plugin: unknown CNI plugin "calico" (fix: supported plugins: flannel, toy)`,
 		"name: t\nkubeProxy: {mode: ebpf}\nnodes: [{name: node-1}]\n":                        `unknown kube-proxy mode "ebpf"`,
-		"name: t\nkubeProxy: {mode: nftables, version: \"1.31\"}\nnodes: [{name: node-1}]\n": `unknown kube-proxy mode "nftables"`,
+		"name: t\nkubeProxy: {mode: nftables, version: \"1.28\"}\nnodes: [{name: node-1}]\n": `kube-proxy 1.28 has no nftables mode: it arrived as alpha in 1.29 (#121046)`,
 	} {
 		if _, err := topology.Load("t.yaml", []byte(yaml)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v\n want %s", yaml, err, want)

@@ -139,6 +139,7 @@ func TestKubeProxyOptions(t *testing.T) {
 		topo := vxlanScenario(t, tc.kp)
 		got := kubeProxyNode(topo, topo.Node("node-1"), nil)
 		tc.want.Name, tc.want.IPs = "node-1", []string{"10.0.0.10"}
+		tc.want.ServiceCIDRs = []string{"10.96.0.0/12"} // network.services
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s:\n got %+v\nwant %+v", tc.kp, got, tc.want)
 		}

@@ -61,6 +61,12 @@ func kubeProxy(p *plan.Plan, t *topology.Topology, o Options) error {
 func kubeProxyNode(t *topology.Topology, n *topology.Node, services []kubeproxy.Service) kubeproxy.Node {
 	kp := t.KubeProxy
 	kn := kubeproxy.Node{Name: n.Name, IPs: []string{n.Addr.String()}, ClusterCIDR: t.Network.PodsPrefix.String(), Services: services}
+	if t.Network.ServicesPrefix.IsValid() {
+		// The apiserver's default ServiceCIDR object ("kubernetes", for
+		// --service-cluster-ip-range), which kube-proxy watches where
+		// MultiCIDRServiceAllocator is on; only the nftables mode uses it.
+		kn.ServiceCIDRs = []string{t.Network.ServicesPrefix.String()}
+	}
 	if kp == nil {
 		return kn
 	}

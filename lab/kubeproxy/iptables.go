@@ -415,30 +415,30 @@ func masqRules(v Version, post, masq *chainBuf, mark, markMask string) {
 // lo included; Node.Interfaces, or lo's 127.0.0.1 and the node IPs), sorted.
 // ok=false means NodePort rules are not written at all (1.10-1.26, when
 // nothing matched).
-func (r *renderer) nodePortTargets() (all bool, ips []string, ok bool) {
-	if !r.v.hasExternalServicesChain() {
+func nodePortTargets(v Version, m *model) (all bool, ips []string, ok bool) {
+	if !v.hasExternalServicesChain() {
 		return true, nil, true // no --nodeport-addresses before 1.10
 	}
 	var cidrs []*net.IPNet
-	for _, c := range r.m.npAddrs {
+	for _, c := range m.npAddrs {
 		_, n, err := net.ParseCIDR(c)
 		if err != nil || n.IP.To4() == nil {
 			continue // only this family's CIDRs
 		}
-		if isZeroNodePortCIDR(r.v, c, n) {
+		if isZeroNodePortCIDR(v, c, n) {
 			return true, nil, true
 		}
 		cidrs = append(cidrs, n)
 	}
 	if len(cidrs) == 0 {
-		if len(r.m.npAddrs) != 0 && !r.v.nodePortRulesIgnoreAddresses() {
+		if len(m.npAddrs) != 0 && !v.nodePortRulesIgnoreAddresses() {
 			return false, nil, false
 		}
 		return true, nil, true
 	}
 	seen := map[string]bool{}
 	for _, n := range cidrs {
-		for _, a := range r.m.localAddrs {
+		for _, a := range m.localAddrs {
 			if n.Contains(a) && !seen[a.String()] {
 				seen[a.String()] = true
 				ips = append(ips, a.String())
@@ -446,7 +446,7 @@ func (r *renderer) nodePortTargets() (all bool, ips []string, ok bool) {
 		}
 	}
 	sort.Strings(ips)
-	return false, ips, len(ips) > 0 || r.v.nodePortRulesIgnoreAddresses()
+	return false, ips, len(ips) > 0 || v.nodePortRulesIgnoreAddresses()
 }
 
 // isZeroNodePortCIDR is proxyutil.IsZeroCIDR on one --nodeport-addresses
@@ -480,7 +480,7 @@ func containsIPv4Loopback(cidrs []string) bool {
 
 // nodePortDispatch writes the last rule(s) of nat KUBE-SERVICES.
 func (r *renderer) nodePortDispatch(nsvc *chainBuf) {
-	all, ips, _ := r.nodePortTargets()
+	all, ips, _ := nodePortTargets(r.v, r.m)
 	if all {
 		dst := " -m addrtype --dst-type LOCAL"
 		if r.v.hasLocalhostNodePortsFlag() && !r.localhostNodePorts {

@@ -30,7 +30,7 @@ type extPort struct {
 // syncEXT is syncProxyRules of 1.24-1.31.
 func (r *renderer) syncEXT() {
 	r.extChains()
-	_, _, r.nodePortsOK = r.nodePortTargets()
+	_, _, r.nodePortsOK = nodePortTargets(r.v, r.m)
 	r.gateTerm = r.v.gateOn(r.m.gates, "ProxyTerminatingEndpoints")
 	for _, p := range r.m.ports {
 		c := categorize1_24(p, r.gateTerm)

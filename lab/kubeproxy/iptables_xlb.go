@@ -30,7 +30,7 @@ type xlbPort struct {
 // kubelet's KUBE-MARK-DROP.
 func (r *renderer) syncXLB() {
 	r.xlbChains()
-	_, _, r.nodePortsOK = r.nodePortTargets()
+	_, _, r.nodePortsOK = nodePortTargets(r.v, r.m)
 	r.gateTerm = r.m.gates["ProxyTerminatingEndpoints"]
 	for _, sp := range r.m.ports {
 		r.xlbServicePort(sp)

@@ -24,7 +24,12 @@ type Node struct {
 	NodePortAddresses []string        `json:"nodePortAddresses,omitempty"`
 	IPVSScheduler     string          `json:"ipvsScheduler,omitempty"`
 	FeatureGates      map[string]bool `json:"featureGates,omitempty"`
-	Services          []Service       `json:"services"`
+	// ServiceCIDRs are the cluster's ServiceCIDR objects' CIDRs, which
+	// kube-proxy watches when the MultiCIDRServiceAllocator gate is on
+	// (GA from 1.33): the nftables mode drops traffic to addresses in them
+	// that no Service has. The other modes ignore them.
+	ServiceCIDRs []string  `json:"serviceCIDRs,omitempty"`
+	Services     []Service `json:"services"`
 	// NFAcct says whether the kernel lets kube-proxy 1.30+ create its
 	// nfacct counters (nil = yes, the oracle's and kube-proxy's default on
 	// a kernel with nfnetlink_acct); with them, the INVALID-drop and

@@ -345,6 +345,17 @@ var gates = map[string]gateSpec{
 	// Off: --proxy-mode=ipvs fails config validation (ipvsRefusedByGate).
 	// New in 1.37, Deprecated and on (KEP-5495, #139397).
 	"KubeProxyIPVS": {since: 37, onSince: 37},
+	// Off: --proxy-mode=nftables is refused. alpha 1.29 (KEP-3866,
+	// #121046), beta and on 1.31, GA and locked 1.33.
+	"NFTablesProxyMode": {since: 29, onSince: 31, lockedSince: 33},
+	// On: kube-proxy watches ServiceCIDR objects (Node.ServiceCIDRs), which
+	// only the nftables mode uses. alpha 1.27, beta (off) 1.31, GA and on
+	// 1.33, locked 1.34.
+	"MultiCIDRServiceAllocator": {since: 27, onSince: 33, lockedSince: 34},
+	// On: the nftables mode rejects (or proxies, with an explicit loopback
+	// --nodeport-addresses) NodePorts on 127.0.0.1. alpha (off) 1.37;
+	// netlab refuses it on (nftLocalhostNodePortsRefused).
+	"KubeProxyNFTablesLocalhostNodePorts": {since: 37},
 }
 
 // featureGates resolves the node's gate overrides against v's defaults.

@@ -203,7 +203,7 @@ func TestPodCIDRSizeNeverPanics(t *testing.T) {
 }
 
 func TestParseKubeProxy(t *testing.T) {
-	const modes = "(modes: iptables, ipvs, userspace)"
+	const modes = "(modes: iptables, ipvs, nftables, userspace)"
 	for _, tc := range []struct{ in, want string }{
 		{"", "--kube-proxy is empty; write MODE@VERSION such as iptables@1.28 " + modes},
 		{"@", `--kube-proxy "@": no mode and no version; write MODE@VERSION such as iptables@1.28 ` + modes},
