@@ -126,3 +126,20 @@ func TestNFTablesTableOnNode(t *testing.T) {
 		t.Errorf("flannel's iptables rules are gone:\n%s", save)
 	}
 }
+
+// TestCatalogNFTables holds every built-in scenario's expectations under
+// nftables 1.31 and 1.37 (each holds or has a "when: nftables" entry that
+// says why not). Natively only: nftables needs nothing of the guest's
+// kernel, and the smoke set runs there (TestServicesNFTables).
+func TestCatalogNFTables(t *testing.T) {
+	if testenv.InGuest() {
+		t.Skip("runs natively only")
+	}
+	for _, sc := range topologies.Names() {
+		for _, v := range []string{"1.31", "1.37"} {
+			t.Run(sc+"/"+v, func(t *testing.T) {
+				runChecks(t, upWith(t, sc, "nftables@"+v, "c"))
+			})
+		}
+	}
+}
