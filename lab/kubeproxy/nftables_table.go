@@ -54,7 +54,6 @@ func (t *nftTable) chain(c *knftables.Chain) {
 	}
 }
 
-
 // rule appends a rule to a chain; the chain must be declared (else nft
 // would fail the transaction, and so this is a renderer bug).
 func (t *nftTable) rule(chain, rule string, comment ...string) {
