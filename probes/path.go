@@ -35,11 +35,14 @@ type Hop struct {
 }
 
 // Name is the hop as scenario expectations write it: OWNER:DEVICE, with a
-// pod's host-side veth written "veth" (its name is generated).
+// pod's host-side veth, whose name is generated, written by its prefix:
+// "veth" (the bridge plugin's) or "cali" (Terway's, Calico's scheme).
 func (h Hop) Name() string {
 	dev := h.Device
-	if strings.HasPrefix(dev, "veth") {
-		dev = "veth"
+	for _, prefix := range []string{"veth", "cali"} {
+		if strings.HasPrefix(dev, prefix) {
+			dev = prefix
+		}
 	}
 	return h.Owner + ":" + dev
 }

@@ -385,6 +385,19 @@ func configure(h *handles, ns *plan.Namespace, peers []*plan.Peer) error {
 	for _, r := range ns.Rules {
 		rule := netlink.NewRule()
 		rule.Priority, rule.Table, rule.IifName, rule.Family = r.Priority, r.Table, r.IIF, unix.AF_INET
+		for _, c := range []struct {
+			cidr string
+			dst  **net.IPNet
+		}{{r.From, &rule.Src}, {r.To, &rule.Dst}} {
+			if c.cidr == "" {
+				continue
+			}
+			_, n, err := net.ParseCIDR(c.cidr)
+			if err != nil {
+				return fmt.Errorf("%s: rule %s: %w", ns.Name, r, err)
+			}
+			*c.dst = n
+		}
 		switch r.Proto {
 		case "tcp":
 			rule.IPProto = unix.IPPROTO_TCP

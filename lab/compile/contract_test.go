@@ -105,7 +105,7 @@ func TestToyCNIPlugin(t *testing.T) {
 	for yaml, want := range map[string]string{
 		"name: t\ncni: {plugin: toy, backend: water}\nnodes: [{name: node-1}]\n":             `t.yaml:2: cni.backend: unknown toy backend "water" (fix: toy backends: wire, air)`,
 		"name: t\ncni: {plugin: toy, version: \"0\"}\nnodes: [{name: node-1}]\n":             `t.yaml:2: cni.version: toy version 0 does not exist (fix: use 1)`,
-		"name: t\ncni: {plugin: calico}\nnodes: [{name: node-1}]\n":                          `t.yaml:2: cni.plugin: unknown CNI plugin "calico" (fix: supported plugins: flannel, toy)`,
+		"name: t\ncni: {plugin: calico}\nnodes: [{name: node-1}]\n":                          `t.yaml:2: cni.plugin: unknown CNI plugin "calico" (fix: supported plugins: flannel, terway, toy)`,
 		"name: t\nkubeProxy: {mode: ebpf}\nnodes: [{name: node-1}]\n":                        `unknown kube-proxy mode "ebpf"`,
 		"name: t\nkubeProxy: {mode: nftables, version: \"1.28\"}\nnodes: [{name: node-1}]\n": `kube-proxy 1.28 has no nftables mode: it arrived as alpha in 1.29 (#121046)`,
 	} {

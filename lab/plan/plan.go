@@ -144,10 +144,13 @@ type Route struct {
 	Table int `json:"table,omitempty"`
 }
 
-// Rule is a policy routing rule: packets that came in on IIF with this
-// protocol and source port range are looked up in Table.
+// Rule is a policy routing rule: packets from From, to To, that came in
+// on IIF with this protocol and source port range are looked up in Table
+// (254 is main).
 type Rule struct {
 	Priority int    `json:"priority"`
+	From     string `json:"from,omitempty"` // a CIDR
+	To       string `json:"to,omitempty"`   // a CIDR
 	IIF      string `json:"iif,omitempty"`
 	Proto    string `json:"ipproto,omitempty"` // tcp | udp
 	SPort    [2]int `json:"sport,omitempty"`

@@ -165,6 +165,12 @@ func (r Route) String() string {
 
 func (r Rule) String() string {
 	s := fmt.Sprintf("pref %d", r.Priority)
+	if r.From != "" {
+		s += " from " + r.From
+	}
+	if r.To != "" {
+		s += " to " + r.To
+	}
 	if r.IIF != "" {
 		s += " iif " + r.IIF
 	}
@@ -174,5 +180,11 @@ func (r Rule) String() string {
 	if r.SPort != [2]int{} {
 		s += fmt.Sprintf(" sport %d-%d", r.SPort[0], r.SPort[1])
 	}
+	if r.Table == TableMain {
+		return s + " lookup main"
+	}
 	return s + fmt.Sprintf(" lookup %d", r.Table)
 }
+
+// TableMain is the main routing table's number.
+const TableMain = 254

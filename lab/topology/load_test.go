@@ -106,7 +106,7 @@ func TestLoadErrors(t *testing.T) {
 		{"listener backendPort out of range", "name: t\nnodes: [{name: n1}]\ncloud:\n  clients: [{name: web, ip: 192.168.2.50, ports: [443]}]\n  listeners:\n    - {ip: 192.168.1.200, port: 443, backend: web, backendPort: 70000}\n", []string{"bad.yaml:6: cloud.listeners[0].backendPort: port 70000 is out of range (fix: use a port in 1-65535)"}, 1},
 		{"listener next to a Service port out of range", "name: t\nnodes: [{name: n1}]\nservices:\n  - {name: s, type: LoadBalancer, loadBalancerIP: 192.168.1.200, ports: [{port: 66979}]}\ncloud:\n  clients: [{name: web, ip: 192.168.2.50, ports: [1443]}]\n  listeners:\n    - {ip: 192.168.1.200, port: 1443, backend: web}\n", []string{"bad.yaml:4: services[0].ports[0].port: port 66979 is out of range"}, 1},
 
-		{"unknown cni plugin", "name: t\ncni: {plugin: weave}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: cni.plugin: unknown CNI plugin "weave" (fix: supported plugins: flannel)`}, 1},
+		{"unknown cni plugin", "name: t\ncni: {plugin: weave}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: cni.plugin: unknown CNI plugin "weave" (fix: supported plugins: flannel, terway)`}, 1},
 		{"unknown backend", "name: t\ncni: {backend: udp}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: cni.backend: unknown flannel backend "udp" (fix: flannel backends: vxlan, host-gw, vpc-route)`}, 1},
 		{"bad cidr", "name: t\nnetwork: {pods: 10.244.0.0/33}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: network.pods: "10.244.0.0/33" is not a CIDR`}, 1},
 		{"host bits", "name: t\nnetwork: {pods: 10.244.0.1/16}\nnodes: [{name: n1}]\n", []string{`network.pods: "10.244.0.1/16" has host bits set (fix: write 10.244.0.0/16)`}, 1},

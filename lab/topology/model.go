@@ -386,7 +386,8 @@ type Expect struct {
 	// repeats: 1 for session affinity, the endpoint count for balancing.
 	Servers int `yaml:"servers" json:"servers,omitempty"`
 	// Hops is the way the request must take, as a trace's path prints it:
-	// OWNER:DEVICE per device ("veth" for a pod's host-side veth), and
+	// OWNER:DEVICE per device ("veth" or "cali" for a pod's host-side
+	// veth), and
 	// "vpc" / "slb" for each pass through those namespaces.
 	Hops []string `yaml:"hops" json:"hops,omitempty"`
 	// DecidedBy must appear in the rule (or IPVS / kernel decision) that

@@ -210,6 +210,10 @@ func validatePodCIDRSize(c *collector, n *Network) {
 	n.PodsPrefix = netip.Prefix{}
 }
 
+// VSwitchGateway is the gateway of an Alibaba Cloud vSwitch with CIDR p:
+// its third-from-last address (Terway's pkg/ip DeriveGatewayIP).
+func VSwitchGateway(p netip.Prefix) netip.Addr { return nthFromEnd(p, 3) }
+
 // nthFromEnd returns the n-th address counted back from the end of p (1 is
 // the broadcast address). The VPC gateway is the third from the end.
 func nthFromEnd(p netip.Prefix, n int) netip.Addr {
