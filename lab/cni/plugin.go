@@ -30,6 +30,9 @@ type Plugin struct {
 	Needs func(c topology.CNI) []kernel.Feature
 	// Build wires every node and pod of the topology into the plan.
 	Build func(p *plan.Plan, t *topology.Topology) error
+	// SecurityGroups: Build gives nodes ENIs and applies the nodes'
+	// security groups to them in the VPC (cloud.SecurityGroupRules).
+	SecurityGroups bool
 }
 
 var plugins registry.Of[Plugin]
@@ -37,7 +40,8 @@ var plugins registry.Of[Plugin]
 // Register makes a plugin known to the compile step and to scenarios.
 func Register(p Plugin) {
 	plugins.Put(p.Name, p)
-	topology.RegisterCNIPlugin(topology.CNIPluginInfo{Name: p.Name, Backends: p.Backends, Validate: p.Validate, Default: p.Default})
+	topology.RegisterCNIPlugin(topology.CNIPluginInfo{Name: p.Name, Backends: p.Backends, Validate: p.Validate, Default: p.Default,
+		SecurityGroups: p.SecurityGroups})
 }
 
 // Lookup returns a registered plugin.

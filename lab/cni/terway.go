@@ -56,7 +56,8 @@ func init() {
 		Needs: func(topology.CNI) []kernel.Feature {
 			return []kernel.Feature{kernel.PolicyRouting}
 		},
-		Build: terway})
+		Build:          terway,
+		SecurityGroups: true})
 }
 
 // TerwayVethName is Terway's host veth name for a pod, Calico's scheme:
@@ -74,6 +75,7 @@ func terway(p *plan.Plan, t *topology.Topology) error {
 	// The pods' vSwitch is network.pods; every pod ENI is on it.
 	podGW := topology.VSwitchGateway(t.Network.PodsPrefix)
 	table := terwayTableBase + terwayENIIfindex
+	var enis []cloud.ENI
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
 		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
@@ -96,6 +98,7 @@ func terway(p *plan.Plan, t *topology.Topology) error {
 		ns.Routes = append(ns.Routes, plan.Route{Dst: "default", Gw: podGW.String(), Dev: terwayENI, Onlink: true, Table: table})
 		// The VPC side of the ENI answers for the vSwitch gateway.
 		vpc.Addrs = append(vpc.Addrs, plan.Addr{Dev: port, CIDR: podGW.String() + "/32"})
+		eni := cloud.ENI{Name: n.Name + "/" + terwayENI, Port: port, Addrs: []string{n.Addr.String()}, Groups: n.SecurityGroups}
 		for _, pod := range t.PodsOn(n.Name) {
 			if pod.HostNetwork {
 				continue
@@ -104,8 +107,13 @@ func terway(p *plan.Plan, t *topology.Topology) error {
 			// The VPC delivers the ENI's secondary IP to the ENI's MAC.
 			vpc.Routes = append(vpc.Routes, plan.Route{Dst: pod.Addr.String() + "/32", Dev: port, Scope: "link"})
 			vpc.Neighs = append(vpc.Neighs, plan.Neigh{Dev: port, IP: pod.Addr.String(), MAC: eniMAC})
+			eni.Addrs = append(eni.Addrs, pod.Addr.String())
 		}
+		enis = append(enis, eni)
 	}
+	// The ENI inherits the node's security groups (Terway's
+	// security_group(s) config is the node's, by default).
+	vpc.IPTables = vpc.IPTables.Merge(cloud.SecurityGroupRules(t, enis))
 	return nil
 }
 

@@ -106,6 +106,15 @@ func TestLoadErrors(t *testing.T) {
 		{"listener backendPort out of range", "name: t\nnodes: [{name: n1}]\ncloud:\n  clients: [{name: web, ip: 192.168.2.50, ports: [443]}]\n  listeners:\n    - {ip: 192.168.1.200, port: 443, backend: web, backendPort: 70000}\n", []string{"bad.yaml:6: cloud.listeners[0].backendPort: port 70000 is out of range (fix: use a port in 1-65535)"}, 1},
 		{"listener next to a Service port out of range", "name: t\nnodes: [{name: n1}]\nservices:\n  - {name: s, type: LoadBalancer, loadBalancerIP: 192.168.1.200, ports: [{port: 66979}]}\ncloud:\n  clients: [{name: web, ip: 192.168.2.50, ports: [1443]}]\n  listeners:\n    - {ip: 192.168.1.200, port: 1443, backend: web}\n", []string{"bad.yaml:4: services[0].ports[0].port: port 66979 is out of range"}, 1},
 
+		{"security group on a flannel node", "name: t\nnodes: [{name: n1, securityGroups: [sg-a]}]\ncloud:\n  securityGroups: [{name: sg-a}]\n", []string{"bad.yaml:2: nodes[0].securityGroups: the flannel plugin gives the node no ENI that a security group applies to (fix: use cni plugin terway, whose ENIs are in security groups, or drop the field)"}, 1},
+		{"unknown security group", "name: t\ncni: {plugin: terway}\nnodes: [{name: n1, securityGroups: [sg-b]}]\ncloud:\n  securityGroups: [{name: sg-a}]\n", []string{`bad.yaml:3: nodes[0].securityGroups: no security group is named "sg-b" (fix: define it under cloud.securityGroups)`}, 1},
+		{"security group twice", "name: t\nnodes: [{name: n1}]\ncloud:\n  securityGroups: [{name: sg-a}, {name: sg-a}]\n", []string{`bad.yaml:4: cloud.securityGroups[1].name: security group "sg-a" is defined twice (fix: give each group its own name)`}, 1},
+		{"security group rule", "name: t\nnodes: [{name: n1}]\ncloud:\n  securityGroups:\n    - name: sg-a\n      ingress:\n        - {priority: 101, action: deny, protocol: icmp, ports: \"80\", cidr: 10.0.0.0/33}\n        - {protocol: tcp, ports: \"90/80\"}\n", []string{
+			"bad.yaml:7: cloud.securityGroups[0].ingress[0].priority: priority 101 is out of range (fix: use 1 (first) to 100)",
+			`bad.yaml:7: cloud.securityGroups[0].ingress[0].action: unknown action "deny" (fix: use accept or drop)`,
+			"bad.yaml:7: cloud.securityGroups[0].ingress[0].ports: protocol icmp has no ports (fix: drop ports, or use protocol tcp or udp)",
+			`bad.yaml:7: cloud.securityGroups[0].ingress[0].cidr: "10.0.0.0/33" is not an IPv4 CIDR`,
+			`bad.yaml:8: cloud.securityGroups[0].ingress[1].ports: "90/80" is not a port or port range`}, 5},
 		{"unknown cni plugin", "name: t\ncni: {plugin: weave}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: cni.plugin: unknown CNI plugin "weave" (fix: supported plugins: flannel, terway)`}, 1},
 		{"unknown backend", "name: t\ncni: {backend: udp}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: cni.backend: unknown flannel backend "udp" (fix: flannel backends: vxlan, host-gw, vpc-route)`}, 1},
 		{"bad cidr", "name: t\nnetwork: {pods: 10.244.0.0/33}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: network.pods: "10.244.0.0/33" is not a CIDR`}, 1},

@@ -70,7 +70,10 @@ type Node struct {
 	Name    string `yaml:"name"`
 	IP      string `yaml:"ip"`
 	PodCIDR string `yaml:"podCIDR"`
-	Line    int    `yaml:"-"`
+	// SecurityGroups of the node's ENIs that the CNI plugin adds (Terway's
+	// pod ENIs), by name (cloud.securityGroups).
+	SecurityGroups []string `yaml:"securityGroups"`
+	Line           int      `yaml:"-"`
 
 	Addr    netip.Addr   `yaml:"-"`
 	PodNet  netip.Prefix `yaml:"-"`
@@ -268,7 +271,52 @@ const (
 type Cloud struct {
 	Clients   []Client   `yaml:"clients"`
 	Listeners []Listener `yaml:"listeners"`
-	Line      int        `yaml:"-"`
+	// SecurityGroups are enforced by the VPC on the ENIs in them (the
+	// CNI plugin's ENIs, e.g. a node's Terway ENI), never on a node.
+	SecurityGroups []SecurityGroup `yaml:"securityGroups"`
+	Line           int             `yaml:"-"`
+}
+
+// SecurityGroup is an Alibaba Cloud (basic) security group: stateful,
+// inbound denied and outbound allowed unless a rule says otherwise, its
+// members reaching each other unless intraGroup is false.
+type SecurityGroup struct {
+	Name string `yaml:"name"`
+	// IntraGroup: the members' ENIs reach each other whatever the rules
+	// (default true, a basic group's "intranet interconnection").
+	IntraGroup *bool    `yaml:"intraGroup"`
+	Ingress    []SGRule `yaml:"ingress"`
+	Egress     []SGRule `yaml:"egress"`
+	Line       int      `yaml:"-"`
+}
+
+// AllowsIntraGroup reports the group's intraGroup setting (default true).
+func (g *SecurityGroup) AllowsIntraGroup() bool { return g.IntraGroup == nil || *g.IntraGroup }
+
+// SGRule is one security group rule: traffic of Protocol to Ports, from
+// (ingress) or to (egress) CIDR, is accepted or dropped. The rules of all
+// the groups of an ENI apply in Priority order (1 first), drop before
+// accept at the same priority.
+type SGRule struct {
+	Priority int    `yaml:"priority"` // 1 to 100, default 1
+	Action   string `yaml:"action"`   // accept (default) or drop
+	Protocol string `yaml:"protocol"` // tcp, udp, icmp or all (default)
+	Ports    string `yaml:"ports"`    // "80" or "8000/8080"; tcp and udp only; default all
+	CIDR     string `yaml:"cidr"`     // the peer: source (ingress) or destination (egress); default 0.0.0.0/0
+	Line     int    `yaml:"-"`
+
+	PortMin, PortMax int          `yaml:"-"` // 0, 0: every port
+	Prefix           netip.Prefix `yaml:"-"`
+}
+
+// SecurityGroup returns the named security group, or nil.
+func (t *Topology) SecurityGroup(name string) *SecurityGroup {
+	for i := range t.Cloud.SecurityGroups {
+		if t.Cloud.SecurityGroups[i].Name == name {
+			return &t.Cloud.SecurityGroups[i]
+		}
+	}
+	return nil
 }
 
 // Listener is an SLB listener the cloud controller does not manage: IP:Port

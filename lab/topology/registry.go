@@ -46,6 +46,9 @@ type CNIPluginInfo struct {
 	Validate func(r Reporter, cni *CNI)
 	// Default marks the plugin a scenario without a cni gets.
 	Default bool
+	// SecurityGroups: the plugin gives nodes ENIs that the VPC's security
+	// groups apply to (a node's securityGroups mean something).
+	SecurityGroups bool
 }
 
 // Reporter records one problem of a scenario at a line, as every check does:

@@ -68,6 +68,7 @@ func applyDefaultsAndValidate(c *collector, t *Topology) {
 	validateNodes(c, t, claim)
 	validatePods(c, t, claim)
 	validateClients(c, t, claim)
+	validateSecurityGroups(c, t)
 	validateKubeProxy(c, t)
 	validateServices(c, t)
 	validateListeners(c, t)
@@ -444,6 +445,94 @@ func validateClients(c *collector, t *Topology, claim func(int, string, string, 
 		cl := &t.Cloud.Clients[i]
 		validatePorts(c, cl.Line, fmt.Sprintf("cloud.clients[%d]", i), cl.Ports)
 	}
+}
+
+// validateSecurityGroups checks cloud.securityGroups and the nodes'
+// references to them.
+func validateSecurityGroups(c *collector, t *Topology) {
+	seen := map[string]bool{}
+	for i := range t.Cloud.SecurityGroups {
+		g := &t.Cloud.SecurityGroups[i]
+		field := fmt.Sprintf("cloud.securityGroups[%d]", i)
+		switch {
+		case g.Name == "":
+			c.add(g.Line, field+".name", "name it, e.g. sg-shared", "the security group has no name")
+		case seen[g.Name]:
+			c.add(g.Line, field+".name", "give each group its own name", "security group %q is defined twice", g.Name)
+		}
+		seen[g.Name] = true
+		for _, d := range []struct {
+			dir   string
+			rules []SGRule
+		}{{"ingress", g.Ingress}, {"egress", g.Egress}} {
+			for j := range d.rules {
+				validateSGRule(c, &d.rules[j], fmt.Sprintf("%s.%s[%d]", field, d.dir, j))
+			}
+		}
+	}
+	pl, _ := CNIPlugin(t.CNI.Plugin)
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		for _, name := range n.SecurityGroups {
+			field := fmt.Sprintf("nodes[%d].securityGroups", i)
+			switch {
+			case !pl.SecurityGroups:
+				c.add(n.Line, field, "use cni plugin terway, whose ENIs are in security groups, or drop the field", "the %s plugin gives the node no ENI that a security group applies to", t.CNI.Plugin)
+			case !seen[name]:
+				c.add(n.Line, field, "define it under cloud.securityGroups", "no security group is named %q", name)
+			}
+		}
+	}
+}
+
+// validateSGRule checks and defaults one security group rule.
+func validateSGRule(c *collector, r *SGRule, field string) {
+	if r.Priority == 0 {
+		r.Priority = 1
+	}
+	if r.Priority < 1 || r.Priority > 100 {
+		c.add(r.Line, field+".priority", "use 1 (first) to 100", "priority %d is out of range", r.Priority)
+	}
+	if r.Action == "" {
+		r.Action = "accept"
+	}
+	if r.Action != "accept" && r.Action != "drop" {
+		c.add(r.Line, field+".action", "use accept or drop", "unknown action %q", r.Action)
+	}
+	if r.Protocol == "" {
+		r.Protocol = "all"
+	}
+	switch r.Protocol {
+	case "tcp", "udp":
+	case "icmp", "all":
+		if r.Ports != "" {
+			c.add(r.Line, field+".ports", "drop ports, or use protocol tcp or udp", "protocol %s has no ports", r.Protocol)
+		}
+	default:
+		c.add(r.Line, field+".protocol", "use tcp, udp, icmp or all", "unknown protocol %q", r.Protocol)
+	}
+	if r.Ports != "" {
+		lo, hi, ok := strings.Cut(r.Ports, "/")
+		if !ok {
+			hi = lo
+		}
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || !validPort(a) || !validPort(b) || a > b {
+			c.add(r.Line, field+".ports", `write a port, "80", or a range, "8000/8080"`, "%q is not a port or port range", r.Ports)
+		} else {
+			r.PortMin, r.PortMax = a, b
+		}
+	}
+	if r.CIDR == "" {
+		r.CIDR = "0.0.0.0/0"
+	}
+	p, err := netip.ParsePrefix(r.CIDR)
+	if err != nil || !p.Addr().Is4() {
+		c.add(r.Line, field+".cidr", "write an IPv4 CIDR such as 192.168.0.0/16", "%q is not an IPv4 CIDR", r.CIDR)
+		return
+	}
+	r.Prefix = p.Masked()
 }
 
 // validateListeners checks the SLB listeners that are not a Service's:
