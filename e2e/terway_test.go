@@ -8,21 +8,23 @@ import (
 	"github.com/netlab/netlab/lab/kernel"
 )
 
-// TestTerwayENIIP runs the Terway ENIIP smoke set (veth + policy
-// routing) under each kube-proxy mode: iptables and nftables natively,
-// IPVS in the guest.
-func TestTerwayENIIP(t *testing.T) {
+// TestTerway runs the Terway smoke sets with their security groups
+// (ENIIP: veth + policy routing; ENI: exclusive ENIs) under each
+// kube-proxy mode: iptables and nftables natively, IPVS in the guest.
+func TestTerway(t *testing.T) {
 	runs := []string{"iptables@1.28", "nftables@1.33"}
 	if testenv.InGuest() {
 		runs = []string{"ipvs@1.31"}
 	}
-	for _, kp := range runs {
-		t.Run(kp, func(t *testing.T) {
-			if strings.HasPrefix(kp, "ipvs") {
-				testenv.RequireFeatures(t, kernel.IPVS, kernel.Dummy, kernel.Ipset)
-			}
-			runChecks(t, upWith(t, "terway-eniip", kp, "w"))
-		})
+	for _, sc := range []string{"terway-eniip", "terway-eni"} {
+		for _, kp := range runs {
+			t.Run(sc+"/"+kp, func(t *testing.T) {
+				if strings.HasPrefix(kp, "ipvs") {
+					testenv.RequireFeatures(t, kernel.IPVS, kernel.Dummy, kernel.Ipset)
+				}
+				runChecks(t, upWith(t, sc, kp, "w"))
+			})
+		}
 	}
 }
 

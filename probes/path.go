@@ -36,15 +36,28 @@ type Hop struct {
 
 // Name is the hop as scenario expectations write it: OWNER:DEVICE, with a
 // pod's host-side veth, whose name is generated, written by its prefix:
-// "veth" (the bridge plugin's) or "cali" (Terway's, Calico's scheme).
+// "veth" for the bridge plugin's veth + 8 hex digits, "cali" for
+// Terway's cali + 11 (Calico's scheme).
 func (h Hop) Name() string {
 	dev := h.Device
-	for _, prefix := range []string{"veth", "cali"} {
-		if strings.HasPrefix(dev, prefix) {
-			dev = prefix
+	for _, g := range []struct {
+		prefix string
+		n      int
+	}{{"veth", 8}, {"cali", 11}} {
+		if len(dev) == len(g.prefix)+g.n && strings.HasPrefix(dev, g.prefix) && isHex(dev[len(g.prefix):]) {
+			dev = g.prefix
 		}
 	}
 	return h.Owner + ":" + dev
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // ShortPath is the hop list as the field articles draw it: each hop's

@@ -83,8 +83,8 @@ func TestFollow(t *testing.T) {
 		{Name: "n", Owner: "node-1", Links: []plan.Link{
 			{Name: "eth0", Peer: &plan.Peer{Namespace: "vpc", Name: "port0", Master: "vswitch"}},
 			{Name: "cni0"},
-			{Name: "veth1", Master: "cni0", Peer: &plan.Peer{Namespace: "p", Name: "eth0"}},
-			{Name: "veth2", Master: "cni0", Peer: &plan.Peer{Namespace: "q", Name: "eth0"}},
+			{Name: "veth0000aaa1", Master: "cni0", Peer: &plan.Peer{Namespace: "p", Name: "eth0"}},
+			{Name: "veth0000aaa2", Master: "cni0", Peer: &plan.Peer{Namespace: "q", Name: "eth0"}},
 		}},
 		{Name: "p", Owner: "web"},
 	}}
@@ -98,7 +98,7 @@ func TestFollow(t *testing.T) {
 		"c":   {cap("c", "eth0", true, syn), cap("c", "eth0", false, other)},
 		"vpc": {cap("vpc", "client0", false, syn), cap("vpc", "slb", true, syn), cap("vpc", "slb", false, syn), cap("vpc", "vswitch", true, syn), cap("vpc", "port0", true, syn)},
 		"slb": {cap("slb", "eth0", false, syn), cap("slb", "eth0", true, syn)},
-		"n":   {cap("n", "eth0", false, syn), cap("n", "veth2", true, other), cap("n", "cni0", true, syn), cap("n", "veth1", true, syn)},
+		"n":   {cap("n", "eth0", false, syn), cap("n", "veth0000aaa2", true, other), cap("n", "cni0", true, syn), cap("n", "veth0000aaa1", true, syn)},
 		"p":   {cap("p", "eth0", false, syn)},
 	}
 	hops := w.hops(w.follow(caps, isRequest(syn), "c"))
@@ -107,7 +107,7 @@ func TestFollow(t *testing.T) {
 		got = append(got, h.Owner+":"+h.Device+":"+h.Dir)
 	}
 	want := []string{"client:eth0:out", "vpc:client0:in", "vpc:slb:out", "slb:eth0:in+out", "vpc:slb:in", "vpc:vswitch:out",
-		"vpc:port0:out", "node-1:eth0:in", "node-1:cni0:out", "node-1:veth1:out", "web:eth0:in"}
+		"vpc:port0:out", "node-1:eth0:in", "node-1:cni0:out", "node-1:veth0000aaa1:out", "web:eth0:in"}
 	if !slices.Equal(got, want) {
 		t.Errorf("hops\n  %v\nwant\n  %v", got, want)
 	}
@@ -120,10 +120,10 @@ func TestFollow(t *testing.T) {
 	// Bridged: a frame switched between two ports gets the bridge between.
 	caps = map[string][]captured{
 		"c": {cap("c", "eth0", true, syn)},
-		"n": {cap("n", "veth2", false, syn), cap("n", "veth1", true, syn)},
+		"n": {cap("n", "veth0000aaa2", false, syn), cap("n", "veth0000aaa1", true, syn)},
 		"p": {cap("p", "eth0", false, syn)},
 	}
-	w.peer[devKey{"c", "eth0"}], w.peer[devKey{"n", "veth2"}] = devKey{"n", "veth2"}, devKey{"c", "eth0"}
+	w.peer[devKey{"c", "eth0"}], w.peer[devKey{"n", "veth0000aaa2"}] = devKey{"n", "veth0000aaa2"}, devKey{"c", "eth0"}
 	hops = w.hops(w.follow(caps, isRequest(syn), "c"))
 	if len(hops) != 5 || hops[2].Device != "cni0" || hops[2].Dir != "bridged" {
 		t.Errorf("bridged hops: %+v", hops)

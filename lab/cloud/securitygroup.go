@@ -14,8 +14,11 @@ import (
 // its security groups. A CNI plugin that gives nodes ENIs lists them for
 // SecurityGroupRules.
 type ENI struct {
-	Name   string // how rule comments name it: "node-1/eth1"
-	Port   string // its end in the VPC namespace
+	Name string // how rule comments name it: "node-1/eth1"
+	// Port is its end in the VPC namespace; "" for an ENI whose groups
+	// are not enforced here but whose addresses are members of them (a
+	// node's primary ENI, on the vSwitch bridge).
+	Port   string
 	Addrs  []string
 	Groups []string
 }
@@ -45,7 +48,7 @@ func SecurityGroupRules(t *topology.Topology, enis []ENI) *plan.Ruleset {
 	r := &plan.Ruleset{}
 	r.Append("filter", "FORWARD", `-m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "security groups are stateful" -j ACCEPT`)
 	for i, e := range enis {
-		if len(e.Groups) == 0 {
+		if len(e.Groups) == 0 || e.Port == "" {
 			continue
 		}
 		out, in := fmt.Sprintf("SG-EGRESS-%d", i), fmt.Sprintf("SG-INGRESS-%d", i)
