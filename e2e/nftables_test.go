@@ -6,6 +6,7 @@ import (
 
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/cni"
 	"github.com/netlab/netlab/topologies"
 )
 
@@ -138,6 +139,9 @@ func TestCatalogNFTables(t *testing.T) {
 	for _, sc := range topologies.Names() {
 		for _, v := range []string{"1.31", "1.37"} {
 			t.Run(sc+"/"+v, func(t *testing.T) {
+				// What the CNI needs beyond nftables (Terway trunking's
+				// VLANs) is the guest's.
+				testenv.RequireFeatures(t, cni.Needs(builtin(t, sc).Topology.CNI)...)
 				runChecks(t, upWith(t, sc, "nftables@"+v, "c"))
 			})
 		}

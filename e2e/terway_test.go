@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab/kernel"
+	"github.com/netlab/netlab/probes"
+	"github.com/netlab/netlab/topologies"
 )
 
 // TestTerway runs the Terway smoke sets with their security groups
@@ -47,6 +51,68 @@ func TestTerwayENITable(t *testing.T) {
 	for _, want := range []string{"512:\tfrom all to 192.168.16.2 lookup main", "2048:\tfrom 192.168.16.2 lookup 1003"} {
 		if !strings.Contains(rules, want) {
 			t.Errorf("node-1 rules have no %q:\n%s", want, rules)
+		}
+	}
+}
+
+// TestTerwayTrunking runs seed 001's B1-B9 (ENI trunking: member ENIs by
+// VLAN on the trunk ENI, three security groups) under the article's IPVS
+// kube-proxy, in the guest (802.1Q, act_vlan, IPVS); then shows the VLANs
+// on the wire, the denied rows connecting once sg-admit-192 admits the
+// clients, and that the member ENI path is real: without its push filter
+// a pod's cross-node probe is dropped by the VPC's source check.
+func TestTerwayTrunking(t *testing.T) {
+	testenv.RequireFeatures(t, kernel.VLAN, kernel.ActVlan, kernel.IPVS, kernel.Dummy, kernel.Ipset)
+	const client, server = "centos-59cdc5c9c4-l5vf9", "pod/nginx-6f545cb57c-kt7r8"
+	l := upWith(t, "terway-trunking", "", "k")
+	runChecks(t, l)
+	if tc := nsExec(t, l, "node-20", "tc", "filter", "show", "dev", "eth1", "egress"); !strings.Contains(tc, "vlan") || !strings.Contains(tc, "id 1027") {
+		t.Errorf("node-20 eth1 egress filters:\n%s", tc)
+	}
+	if link := nsExec(t, l, "vpc", "ip", "-d", "link", "show", "eni0.1027"); !strings.Contains(link, "vlan protocol 802.1Q id 1027") {
+		t.Errorf("vpc eni0.1027: %s", link)
+	}
+	// B4's SYN as the packet sockets saw it: tagged 1027 (node-20's first
+	// member ENI) from node-20's trunk to the VPC's trunk port, untagged
+	// on the member ENI sub-interfaces, tagged 1027 again (node-22's
+	// first) into node-22's trunk.
+	r := probe(t, l, client, server)
+	want := []string{"node-20:eth1 out vlan 1027", "vpc:eni0 in vlan 1027", "vpc:eni0.1027 in", "vpc:eni1.1027 out", "vpc:eni1 out vlan 1027", "node-22:eth1 in vlan 1027"}
+	var got []string
+	for _, h := range r.Hops {
+		s := h.Owner + ":" + h.Device + " " + h.Dir
+		if h.VLAN != 0 {
+			s += fmt.Sprintf(" vlan %d", h.VLAN)
+		}
+		got = append(got, s)
+	}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("B4 hops have no %q:\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+	// Without node-20's push filter the pod's SYN leaves the trunk
+	// untagged; the trunk ENI does not hold the pod's address.
+	nsExec(t, l, "node-20", "tc", "filter", "del", "dev", "eth1", "egress", "prio", "50001")
+	tr, err := probes.Run(l, client, server, probes.Options{Timeout: probeOptions().Timeout, Rules: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Result != "timeout" || tr.Verdict == nil || !tr.Verdict.Matches("source check: node-20/eth1 does not hold") {
+		t.Errorf("B4 without the push filter: %s, verdict %+v; want a timeout by the VPC's source check", tr.Result, tr.Verdict)
+	}
+
+	// The denied rows connect once sg-admit-192 admits the pods' and
+	// nodes' addresses.
+	data, _ := topologies.Get("terway-trunking")
+	wide := strings.Replace(string(data), "cidr: 192.168.0.0/16", "cidr: 10.0.0.0/8", 1)
+	if wide == string(data) {
+		t.Fatal("terway-trunking has no sg-admit-192 rule for 192.168.0.0/16")
+	}
+	l2 := up(t, scenario(t, "terway-trunking-admit.yaml", []byte(wide)), "k2")
+	for _, to := range []string{"pod/nginx-96bb9b7bb-wwrdm", "svc/nginx-other", "svc/nginx-other:loadbalancer", "203.0.113.12:80"} {
+		if r := probe(t, l2, client, to); r.Result != "connected" {
+			t.Errorf("%s -> %s with sg-admit-192 admitting 10.0.0.0/8: %s, want connected", client, to, r.Result)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -34,7 +35,11 @@ type nsSocket struct {
 type captured struct {
 	ns, dev string
 	out     bool // sent by the device (PACKET_OUTGOING), else received
-	pkt     packet
+	// vlan is the frame's 802.1Q VLAN id (0: untagged). The kernel keeps
+	// a tag out of the frame's bytes on devices that offload it (veth
+	// does), so it comes from the socket's PACKET_AUXDATA.
+	vlan uint16
+	pkt  packet
 }
 
 // snapLen is how much of each packet is kept: enough for Ethernet + IPv4 +
@@ -86,6 +91,9 @@ func openSocket(ns string) (*nsSocket, error) {
 			return wrapErr("socket(AF_PACKET)", err)
 		}
 		s.fd = fd
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+			return wrapErr("PACKET_AUXDATA", err)
+		}
 		prog := unix.SockFprog{Len: uint16(len(ipv4Only)), Filter: &ipv4Only[0]}
 		if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
 			return wrapErr("attach filter", err)
@@ -121,9 +129,10 @@ func (c *capture) drain() {
 func (c *capture) collect() map[string][]captured {
 	out := map[string][]captured{}
 	buf := make([]byte, snapLen)
+	oob := make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.TpacketAuxdata{}))))
 	for _, s := range c.socks {
 		for {
-			n, from, err := unix.Recvfrom(s.fd, buf, 0)
+			n, oobn, _, from, err := unix.Recvmsg(s.fd, buf, oob, 0)
 			if err != nil {
 				break
 			}
@@ -139,10 +148,29 @@ func (c *capture) collect() map[string][]captured {
 			if dev == "" {
 				dev = fmt.Sprintf("if%d", ll.Ifindex)
 			}
-			out[s.ns] = append(out[s.ns], captured{ns: s.ns, dev: dev, out: ll.Pkttype == unix.PACKET_OUTGOING, pkt: p})
+			out[s.ns] = append(out[s.ns], captured{ns: s.ns, dev: dev, out: ll.Pkttype == unix.PACKET_OUTGOING, vlan: vlanID(oob[:oobn]), pkt: p})
 		}
 	}
 	return out
+}
+
+// vlanID reads the VLAN id from a packet socket's PACKET_AUXDATA control
+// message, 0 when the frame carried no tag.
+func vlanID(oob []byte) uint16 {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0
+	}
+	for _, m := range msgs {
+		if m.Header.Level != unix.SOL_PACKET || m.Header.Type != unix.PACKET_AUXDATA || len(m.Data) < int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
+			continue
+		}
+		aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
+		if aux.Status&unix.TP_STATUS_VLAN_VALID != 0 {
+			return aux.Vlan_tci & 0x0fff
+		}
+	}
+	return 0
 }
 
 // close closes the sockets in parallel: closing a packet socket waits for

@@ -32,6 +32,9 @@ type Hop struct {
 	// Encap is the outer VXLAN header's addresses where the packet was
 	// encapsulated on this device.
 	Encap string `json:"encap,omitempty"`
+	// VLAN is the 802.1Q VLAN id the frame carried on this device (a
+	// Terway trunk ENI's member ENI), 0 when untagged.
+	VLAN int `json:"vlan,omitempty"`
 }
 
 // Name is the hop as scenario expectations write it: OWNER:DEVICE, with a
@@ -189,6 +192,9 @@ func (w *wiring) hops(cs []captured) []Hop {
 			if h.Dir != dir {
 				h.Dir = "in+out"
 			}
+			if h.VLAN == 0 {
+				h.VLAN = int(c.vlan)
+			}
 			if t := c.pkt.Src.String() + " > " + c.pkt.Dst.String(); c.pkt.Src.IsValid() && t != h.Src+" > "+h.Dst {
 				h.Left = t
 			}
@@ -203,7 +209,7 @@ func (w *wiring) hops(cs []captured) []Hop {
 				}
 			}
 		}
-		h := Hop{Namespace: c.ns, Owner: w.owner[c.ns], Device: c.dev, Dir: dir}
+		h := Hop{Namespace: c.ns, Owner: w.owner[c.ns], Device: c.dev, Dir: dir, VLAN: int(c.vlan)}
 		if c.pkt.Src.IsValid() {
 			h.Src, h.Dst = c.pkt.Src.String(), c.pkt.Dst.String()
 		}

@@ -653,6 +653,9 @@ func FormatHops(hs []Hop) string {
 		if h.Encap != "" {
 			fmt.Fprintf(&b, "  (vxlan %s)", h.Encap)
 		}
+		if h.VLAN != 0 {
+			fmt.Fprintf(&b, "  (vlan %d)", h.VLAN)
+		}
 		b.WriteByte('\n')
 	}
 	return b.String()

@@ -28,8 +28,14 @@ func preflight(t *topology.Topology) error {
 			fmt.Fprintf(&b, "\n    fix: %s", m.Fix)
 		}
 	}
+	// Suggest the default mode only where it leaves nothing missing (not
+	// where the CNI mode itself needs what is missing: Terway trunking).
 	if kp, def := t.KubeProxy, topology.DefaultKubeProxyMode(); kp != nil && kp.Mode != def {
-		fmt.Fprintf(&b, "\nor run the scenario with kube-proxy in %[1]s mode here: --kube-proxy %[1]s@%[2]s", def, kp.Version)
+		alt, altKP := *t, *kp
+		altKP.Mode, alt.KubeProxy = def, &altKP
+		if len(kernel.Missing(compile.Requirements(&alt)...)) == 0 {
+			fmt.Fprintf(&b, "\nor run the scenario with kube-proxy in %[1]s mode here: --kube-proxy %[1]s@%[2]s", def, kp.Version)
+		}
 	}
 	return fmt.Errorf("%s", b.String())
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/netlab/netlab/internal/testenv"
 	"github.com/netlab/netlab/lab"
+	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/lab/state"
 )
 
@@ -82,5 +83,27 @@ func TestKubeProxyWarningInJSON(t *testing.T) {
 		case c.want != "" && got != c.want:
 			t.Errorf("%s: kubeProxy.warning %q, want %q", c.kubeProxy, got, c.want)
 		}
+	}
+}
+
+// TestUpRefusesTrunkingWithoutVLAN: on a kernel without 802.1Q or the tc
+// vlan action (this host), up terway-trunking names both, does not offer
+// the iptables mode (trunking itself needs them), and creates nothing.
+func TestUpRefusesTrunkingWithoutVLAN(t *testing.T) {
+	testenv.RequireRoot(t)
+	if len(kernel.Missing(kernel.VLAN, kernel.ActVlan)) == 0 {
+		t.Skip("this kernel has 802.1Q and act_vlan: the refusal is for kernels without them")
+	}
+	name := testenv.Prefix(t) + "-trk"
+	t.Cleanup(func() { cli(t, "down", name, "--force", "--ignore-not-found") })
+	code, _, stderr := cli(t, "up", "terway-trunking", "--name", name)
+	if code == 0 || !strings.Contains(stderr, "cannot run scenario terway-trunking") || !strings.Contains(stderr, "  - vlan: ") || !strings.Contains(stderr, "  - act_vlan: ") {
+		t.Errorf("up terway-trunking: exit %d, stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stderr, "--kube-proxy iptables") {
+		t.Errorf("offers the iptables mode, which needs 802.1Q too:\n%s", stderr)
+	}
+	if left := labNamespaces(name); len(left) > 0 {
+		t.Errorf("up left namespaces: %v", left)
 	}
 }

@@ -7,6 +7,7 @@ package apply
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -251,6 +252,9 @@ feed:
 func createLinks(h *handles, ns *plan.Namespace) error {
 	nh := h.nl[ns.Name]
 	for _, l := range ns.Links {
+		if l.Kind == plan.KindVLAN {
+			continue // in configure, once every parent exists
+		}
 		if err := createLink(h, nh, l); err != nil {
 			return fmt.Errorf("%s: link %s: %w", ns.Name, l.Name, err)
 		}
@@ -295,6 +299,13 @@ func createLink(h *handles, nh *netlink.Handle, l plan.Link) error {
 			v.PeerHardwareAddr = mac
 		}
 		link = v
+	case plan.KindVLAN:
+		parent, err := nh.LinkByName(l.VLAN.Parent)
+		if err != nil {
+			return fmt.Errorf("vlan parent %s: %w", l.VLAN.Parent, err)
+		}
+		attrs.ParentIndex = parent.Attrs().Index
+		link = &netlink.Vlan{LinkAttrs: attrs, VlanId: l.VLAN.ID}
 	case plan.KindVXLAN:
 		dev, err := nh.LinkByName(l.VXLAN.Dev)
 		if err != nil {
@@ -359,6 +370,19 @@ func configure(h *handles, ns *plan.Namespace, peers []*plan.Peer) error {
 		if err := nh.LinkSetUp(l); err != nil {
 			return fmt.Errorf("%s: %s up: %w", ns.Name, p.Name, err)
 		}
+	}
+	for _, l := range ns.Links {
+		if l.Kind != plan.KindVLAN {
+			continue
+		}
+		if err := createLink(h, nh, l); err != nil {
+			return fmt.Errorf("%s: link %s: %w", ns.Name, l.Name, err)
+		}
+		link, err := nh.LinkByName(l.Name)
+		if err != nil {
+			return err
+		}
+		links[l.Name] = link
 	}
 	for _, a := range ns.Addrs {
 		l, err := get(a.Dev)
@@ -437,9 +461,62 @@ func configure(h *handles, ns *plan.Namespace, peers []*plan.Peer) error {
 			return fmt.Errorf("%s: fdb %s: %w", ns.Name, f.MAC, err)
 		}
 	}
+	if err := addTCFilters(nh, ns.TC, get); err != nil {
+		return fmt.Errorf("%s: %w", ns.Name, err)
+	}
 	if len(ns.IPVS) > 0 {
 		if err := applyIPVS(ns); err != nil {
 			return fmt.Errorf("%s: %w", ns.Name, err)
+		}
+	}
+	return nil
+}
+
+// addTCFilters adds a clsact qdisc to each device with filters, then the
+// u32 filters with their VLAN push or pop action.
+func addTCFilters(nh *netlink.Handle, filters []plan.TCFilter, get func(string) (netlink.Link, error)) error {
+	clsact := map[string]bool{}
+	for _, f := range filters {
+		l, err := get(f.Dev)
+		if err != nil {
+			return err
+		}
+		idx := l.Attrs().Index
+		if !clsact[f.Dev] {
+			clsact[f.Dev] = true
+			q := &netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: idx, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT}, QdiscType: "clsact"}
+			if err := nh.QdiscAdd(q); err != nil {
+				return kindError("clsact qdisc", fmt.Errorf("tc qdisc add dev %s clsact: %w", f.Dev, err))
+			}
+		}
+		parent := uint32(netlink.HANDLE_MIN_INGRESS)
+		if f.Dir == "egress" {
+			parent = netlink.HANDLE_MIN_EGRESS
+		}
+		proto := uint16(unix.ETH_P_IP)
+		if f.Protocol == "802.1Q" {
+			proto = unix.ETH_P_8021Q
+		}
+		key := netlink.TcU32Key{} // every frame
+		if f.Src != "" {
+			_, n, err := net.ParseCIDR(f.Src)
+			if err != nil {
+				return err
+			}
+			key = netlink.TcU32Key{Mask: binary.BigEndian.Uint32(n.Mask), Val: binary.BigEndian.Uint32(n.IP.To4()), Off: 12}
+		}
+		action := netlink.NewVlanAction()
+		action.Action = netlink.TCA_VLAN_ACT_POP
+		if f.PushVLAN != 0 {
+			action.Action, action.VlanID = netlink.TCA_VLAN_ACT_PUSH, uint16(f.PushVLAN)
+		}
+		u32 := &netlink.U32{
+			FilterAttrs: netlink.FilterAttrs{LinkIndex: idx, Parent: parent, Priority: uint16(f.Prio), Protocol: proto},
+			Sel:         &netlink.TcU32Sel{Flags: netlink.TC_U32_TERMINAL, Keys: []netlink.TcU32Key{key}},
+			Actions:     []netlink.Action{action},
+		}
+		if err := nh.FilterAdd(u32); err != nil {
+			return kindError("act_vlan", fmt.Errorf("tc filter add dev %s %s: %w", f.Dev, f, err))
 		}
 	}
 	return nil

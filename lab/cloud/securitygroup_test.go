@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,5 +70,31 @@ cloud:
 	}
 	if SecurityGroupRules(topo, enis[2:]) != nil {
 		t.Error("rules without any group")
+	}
+}
+
+// TestSourceCheckRules: each ENI with a VPC port admits only its own
+// addresses as sources; an ENI without a port (a node's primary ENI on
+// the vSwitch) gets no check.
+func TestSourceCheckRules(t *testing.T) {
+	if SourceCheckRules([]ENI{{Name: "node-1/eth0", Addrs: []string{"10.0.0.1"}}}) != nil {
+		t.Fatal("an ENI without a port got a source check")
+	}
+	r := SourceCheckRules([]ENI{
+		{Name: "node-1/eth0", Addrs: []string{"10.0.0.1"}},
+		{Name: "node-1/eth1", Port: "eni0", Addrs: []string{"10.0.0.1", "10.0.16.2"}},
+	})
+	want := map[string][]string{
+		"FORWARD": {`-i eni0 -m comment --comment "source check of node-1/eth1" -j ENI-SOURCE-1`},
+		"ENI-SOURCE-1": {
+			"-s 10.0.0.1/32 -j RETURN",
+			"-s 10.0.16.2/32 -j RETURN",
+			`-m comment --comment "source check: node-1/eth1 does not hold the packet's source address" -j DROP`,
+		},
+	}
+	for name, rules := range want {
+		if got := r.Table("filter").Chain(name).Rules; !slices.Equal(got, rules) {
+			t.Errorf("%s:\n got %q\nwant %q", name, got, rules)
+		}
 	}
 }

@@ -33,6 +33,12 @@ type Plugin struct {
 	// SecurityGroups: Build gives nodes ENIs and applies the nodes'
 	// security groups to them in the VPC (cloud.SecurityGroupRules).
 	SecurityGroups bool
+	// PodENIBackends are the backends whose pods have ENIs of their own;
+	// a pod's securityGroups are those ENIs' groups.
+	PodENIBackends []string
+	// VLANBackends are the pod ENI backends whose pod ENIs are member ENIs
+	// on a VLAN of the node's trunk ENI (a pod's vlan means something).
+	VLANBackends []string
 }
 
 var plugins registry.Of[Plugin]
@@ -41,7 +47,7 @@ var plugins registry.Of[Plugin]
 func Register(p Plugin) {
 	plugins.Put(p.Name, p)
 	topology.RegisterCNIPlugin(topology.CNIPluginInfo{Name: p.Name, Backends: p.Backends, Validate: p.Validate, Default: p.Default,
-		SecurityGroups: p.SecurityGroups})
+		SecurityGroups: p.SecurityGroups, PodENIBackends: p.PodENIBackends, VLANBackends: p.VLANBackends})
 }
 
 // Lookup returns a registered plugin.

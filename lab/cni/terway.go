@@ -6,8 +6,9 @@
 // Cloud's SDN: an ENI is a veth pair from the node into the VPC namespace,
 // which delivers each of the ENI's addresses to the ENI's MAC without ARP.
 //
-// Built: the ENIIP backend (pods on a secondary ENI's secondary IPs). Not
-// yet: ENI exclusive, ENIIP with ipvlan, ENI trunking and security groups.
+// Built: ENIIP (pods on a secondary ENI's secondary IPs), ENI exclusive
+// and ENI trunking (member ENIs by VLAN on a trunk ENI). Not yet: ENIIP
+// with ipvlan.
 
 package cni
 
@@ -33,6 +34,10 @@ const (
 	// node for Services and the node; the terway-masq rules of
 	// exclusive-ENI node pools (Terway 1.11+) SNAT what the node forwards.
 	BackendENI = "eni"
+	// BackendTrunking is ENIIP on a trunk ENI with member ENIs: the pods
+	// with security groups of their own (a PodNetworking's) get a member
+	// ENI each, reached through a VLAN on the trunk.
+	BackendTrunking = "trunking"
 )
 
 // Terway constants.
@@ -53,12 +58,24 @@ const (
 	// eth1 3, each created in that order (TestTerwayENITable checks it).
 	terwayENI        = "eth1"
 	terwayENIIfindex = 3
+	// tc priorities of the trunk ENI's filters (utils_linux.go).
+	terwayPopPrio  = 20000
+	terwayPushPrio = 50001
+	// terwayFirstVLAN is the VLAN of a node's first member ENI, the next
+	// ones counting up. Terway uses the member ENI's DeviceIndex on the
+	// trunk, which the cloud assigns; seed 001's pod has 1027.
+	terwayFirstVLAN = 1027
 )
 
 func init() {
 	Register(Plugin{Name: "terway",
-		Backends: []string{BackendENIIP, BackendENI},
-		Needs: func(topology.CNI) []kernel.Feature {
+		Backends:       []string{BackendENIIP, BackendENI, BackendTrunking},
+		PodENIBackends: []string{BackendENI, BackendTrunking},
+		VLANBackends:   []string{BackendTrunking},
+		Needs: func(c topology.CNI) []kernel.Feature {
+			if c.Backend == BackendTrunking {
+				return []kernel.Feature{kernel.PolicyRouting, kernel.VLAN, kernel.ActVlan}
+			}
 			return []kernel.Feature{kernel.PolicyRouting}
 		},
 		Build:          terway,
@@ -78,6 +95,8 @@ func terway(p *plan.Plan, t *topology.Topology) error {
 		return terwayENIIP(p, t)
 	case BackendENI:
 		return terwayExclusiveENI(p, t)
+	case BackendTrunking:
+		return terwayVethPolicy(p, t, true)
 	}
 	return fmt.Errorf("cni: terway backend %q is not supported", t.CNI.Backend)
 }
@@ -107,10 +126,22 @@ func attachENI(vpc, ns *plan.Namespace, dev, mac, port string, gw string, addrs 
 	}
 }
 
-func terwayENIIP(p *plan.Plan, t *topology.Topology) error {
+func terwayENIIP(p *plan.Plan, t *topology.Topology) error { return terwayVethPolicy(p, t, false) }
+
+// terwayVethPolicy wires ENIIP's veth + policy routing datapath on each
+// node's eth1; with trunk, eth1 is the trunk ENI (§ENI trunking, the
+// default "filter" vlan_strip_type: utils_linux.go EnsureVlanTag /
+// EnsureVlanUntagger): a pod with security groups of its own has a member
+// ENI, and its frames leave eth1 tagged with the member's VLAN (a tc u32
+// filter per pod source, prio 50001) and come back untagged (one filter
+// popping every tag, prio 20000); in the VPC the member ENI is an 802.1Q
+// sub-interface of the trunk's port, under the pod's groups. Untagged
+// frames (ARP for the gateway, the node's own and other pods' traffic)
+// stay the trunk's.
+func terwayVethPolicy(p *plan.Plan, t *topology.Topology, trunk bool) error {
 	vpc := p.Namespace(plan.NSName(p.Lab, "vpc"))
 	// The pods' vSwitch is network.pods; every pod ENI is on it.
-	podGW := topology.VSwitchGateway(t.Network.PodsPrefix)
+	podGW := topology.VSwitchGateway(t.Network.PodsPrefix).String()
 	table := terwayTableBase + terwayENIIfindex
 	var enis []cloud.ENI
 	for i := range t.Nodes {
@@ -122,27 +153,68 @@ func terwayENIIP(p *plan.Plan, t *topology.Topology) error {
 		eniMAC := plan.MAC("eni", n.Name, terwayENI)
 		port := plan.Port("eni", i)
 		eni := cloud.ENI{Name: n.Name + "/" + terwayENI, Port: port, Addrs: []string{n.Addr.String()}, Groups: n.SecurityGroups}
-		var pods []*topology.Pod
+		var pods, members []*topology.Pod
 		for _, pod := range t.PodsOn(n.Name) {
-			if !pod.HostNetwork {
+			switch {
+			case pod.HostNetwork:
+			case trunk && len(pod.SecurityGroups) > 0:
+				pods, members = append(pods, pod), append(members, pod)
+			default:
 				pods = append(pods, pod)
 				eni.Addrs = append(eni.Addrs, pod.Addr.String())
 			}
 		}
 		// eth1 first, for its ifindex; the VPC delivers the ENI's
 		// secondary IPs to it (the node's IP stays on the vSwitch).
-		attachENI(vpc, ns, terwayENI, eniMAC, port, podGW.String(), eni.Addrs[1:])
+		attachENI(vpc, ns, terwayENI, eniMAC, port, podGW, eni.Addrs[1:])
 		ns.Addrs = append(ns.Addrs, plan.Addr{Dev: terwayENI, CIDR: n.Addr.String() + "/32"})
-		ns.Routes = append(ns.Routes, plan.Route{Dst: "default", Gw: podGW.String(), Dev: terwayENI, Onlink: true, Table: table})
+		ns.Routes = append(ns.Routes, plan.Route{Dst: "default", Gw: podGW, Dev: terwayENI, Onlink: true, Table: table})
 		for _, pod := range pods {
 			eniipPod(p, ns, pod, table)
 		}
 		enis = append(enis, eni)
+		if trunk {
+			ns.TC = append(ns.TC, plan.TCFilter{Dev: terwayENI, Dir: "ingress", Prio: terwayPopPrio, Protocol: "802.1Q"})
+		}
+		vids := memberVLANs(members)
+		for k, pod := range members {
+			vid := vids[k]
+			member := fmt.Sprintf("%s.%d", port, vid)
+			podIP := pod.Addr.String()
+			ns.TC = append(ns.TC, plan.TCFilter{Dev: terwayENI, Dir: "egress", Prio: terwayPushPrio, Protocol: "ip", Src: podIP + "/32", PushVLAN: vid})
+			vpc.Links = append(vpc.Links, plan.Link{Name: member, Kind: plan.KindVLAN, MTU: cloud.NodeMTU, MAC: cloud.GatewayMAC, VLAN: &plan.VLAN{Parent: port, ID: vid}})
+			vpc.Addrs = append(vpc.Addrs, plan.Addr{Dev: member, CIDR: podGW + "/32"})
+			vpc.Routes = append(vpc.Routes, plan.Route{Dst: podIP + "/32", Dev: member, Scope: "link"})
+			vpc.Neighs = append(vpc.Neighs, plan.Neigh{Dev: member, IP: podIP, MAC: eniMAC})
+			enis = append(enis, cloud.ENI{Name: fmt.Sprintf("%s's member ENI (VLAN %d)", pod.Name, vid), Port: member, Addrs: []string{podIP}, Groups: pod.SecurityGroups})
+		}
 	}
-	// The ENI inherits the node's security groups (Terway's
+	// The shared ENI inherits the node's security groups (Terway's
 	// security_group(s) config is the node's, by default).
-	vpc.IPTables = vpc.IPTables.Merge(cloud.SecurityGroupRules(t, enis))
+	vpc.IPTables = vpc.IPTables.Merge(cloud.SourceCheckRules(enis)).Merge(cloud.SecurityGroupRules(t, enis))
 	return nil
+}
+
+// memberVLANs gives each member ENI of a node its VLAN: the pod's own
+// (vlan: in the scenario, from its PodENI), else the next free one from
+// terwayFirstVLAN up, in pod order. Validation keeps a node's VLANs
+// distinct.
+func memberVLANs(members []*topology.Pod) []int {
+	taken := map[int]bool{}
+	for _, pod := range members {
+		taken[pod.VLAN] = pod.VLAN != 0
+	}
+	vids := make([]int, len(members))
+	next := terwayFirstVLAN
+	for k, pod := range members {
+		if vids[k] = pod.VLAN; vids[k] == 0 {
+			for taken[next] {
+				next++
+			}
+			vids[k], taken[next] = next, true
+		}
+	}
+	return vids
 }
 
 // eniipPod is GenerateContCfgForPolicy / GenerateHostPeerCfgForPolicy: the
@@ -197,7 +269,11 @@ func terwayExclusiveENI(p *plan.Plan, t *topology.Topology) error {
 			port := plan.Port("eni", pods)
 			pods++
 			attachENI(vpc, podNS, "eth0", plan.MAC("eni", pod.Name), port, podGW, []string{podIP})
-			enis = append(enis, cloud.ENI{Name: pod.Name + "/eth0", Port: port, Addrs: []string{podIP}, Groups: n.SecurityGroups})
+			groups := n.SecurityGroups
+			if len(pod.SecurityGroups) > 0 {
+				groups = pod.SecurityGroups // the pod's own ENI, its own groups
+			}
+			enis = append(enis, cloud.ENI{Name: pod.Name + "/eth0", Port: port, Addrs: []string{podIP}, Groups: groups})
 			cali := TerwayVethName("default", pod.Name)
 			caliMAC := plan.MAC("node", pod.Node, cali)
 			ns.Links = append(ns.Links, plan.Link{
@@ -219,6 +295,6 @@ func terwayExclusiveENI(p *plan.Plan, t *topology.Topology) error {
 		r.Append("nat", "terway-masq", "-j MASQUERADE")
 		ns.IPTables = r
 	}
-	vpc.IPTables = vpc.IPTables.Merge(cloud.SecurityGroupRules(t, enis))
+	vpc.IPTables = vpc.IPTables.Merge(cloud.SourceCheckRules(enis)).Merge(cloud.SecurityGroupRules(t, enis))
 	return nil
 }

@@ -3,6 +3,7 @@ package cni
 import (
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -86,4 +87,13 @@ pods: [{name: a, node: node-1}]
 func sha1Prefix(s string) string {
 	out, _ := exec.Command("sh", "-c", "printf %s '"+s+"' | sha1sum").Output()
 	return string(out[:11])
+}
+
+// TestMemberVLANs: a pod's own VLAN is kept; the others count up from
+// 1027, skipping the VLANs taken.
+func TestMemberVLANs(t *testing.T) {
+	pods := []*topology.Pod{{Name: "a"}, {Name: "b", VLAN: 1028}, {Name: "c"}, {Name: "d", VLAN: 5}}
+	if got, want := memberVLANs(pods), []int{1027, 1028, 1029, 5}; !slices.Equal(got, want) {
+		t.Errorf("memberVLANs = %v, want %v", got, want)
+	}
 }

@@ -43,6 +43,8 @@ type Namespace struct {
 	Rules   []Rule   `json:"rules,omitempty"`
 	Neighs  []Neigh  `json:"neighs,omitempty"`
 	FDB     []FDB    `json:"fdb,omitempty"`
+	// TC are the namespace's tc filters, added after its routes.
+	TC []TCFilter `json:"tc,omitempty"`
 	// IPSets are restored (ipset restore) before the iptables rules that
 	// match them; IPVS are virtual servers with their real servers.
 	IPSets []IPSet       `json:"ipsets,omitempty"`
@@ -90,6 +92,10 @@ const (
 	KindVeth   = "veth"
 	KindVXLAN  = "vxlan"
 	KindDummy  = "dummy"
+	// KindVLAN is an 802.1Q sub-interface of another link of the
+	// namespace (Link.VLAN); it is created after every namespace's own
+	// links, so its parent may be a peer that another namespace creates.
+	KindVLAN = "vlan"
 )
 
 // Link is a device created in this namespace. A veth's peer end is created
@@ -106,6 +112,30 @@ type Link struct {
 	Down  bool   `json:"down,omitempty"`
 	Peer  *Peer  `json:"peer,omitempty"`
 	VXLAN *VXLAN `json:"vxlan,omitempty"`
+	VLAN  *VLAN  `json:"vlan,omitempty"`
+}
+
+// VLAN is an 802.1Q sub-interface's parent link and VLAN id.
+type VLAN struct {
+	Parent string `json:"parent"`
+	ID     int    `json:"id"`
+}
+
+// TCFilter is a u32 filter on a link's clsact qdisc (created with the
+// first filter) whose action pushes or pops an 802.1Q tag: Terway's trunk
+// ENI tags each trunk pod's frames with its member ENI's VLAN on egress
+// and strips every tag on ingress.
+type TCFilter struct {
+	Dev string `json:"dev"`
+	// Dir is "ingress" or "egress".
+	Dir  string `json:"dir"`
+	Prio int    `json:"prio"`
+	// Protocol is the frames' protocol: "ip" or "802.1Q".
+	Protocol string `json:"protocol"`
+	// Src matches the IPv4 source (a CIDR); "" matches every frame.
+	Src string `json:"src,omitempty"`
+	// PushVLAN is the VLAN id the action pushes; 0 pops the tag.
+	PushVLAN int `json:"pushVLAN,omitempty"`
 }
 
 // Peer is the far end of a veth.

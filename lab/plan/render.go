@@ -62,7 +62,9 @@ func (ns *Namespace) renderPhase1(b *strings.Builder, lab string) {
 
 func (ns *Namespace) renderPhase2(b *strings.Builder) {
 	for _, l := range ns.Links {
-		b.WriteString(l.command(ns.Name))
+		if l.Kind != KindVLAN {
+			b.WriteString(l.command(ns.Name))
+		}
 	}
 }
 
@@ -73,6 +75,11 @@ func (ns *Namespace) renderPhase3(b *strings.Builder, peers []*Peer) {
 			fmt.Fprintf(b, "ip -n %s link set %s master %s\n", n, p.Name, p.Master)
 		}
 		fmt.Fprintf(b, "ip -n %s link set %s up\n", n, p.Name)
+	}
+	for _, l := range ns.Links {
+		if l.Kind == KindVLAN {
+			b.WriteString(l.command(n))
+		}
 	}
 	for _, a := range ns.Addrs {
 		fmt.Fprintf(b, "ip -n %s addr add %s dev %s\n", n, a.CIDR, a.Dev)
@@ -88,6 +95,14 @@ func (ns *Namespace) renderPhase3(b *strings.Builder, peers []*Peer) {
 	}
 	for _, f := range ns.FDB {
 		fmt.Fprintf(b, "bridge -n %s fdb append %s dev %s dst %s self permanent\n", n, f.MAC, f.Dev, f.Dst)
+	}
+	clsact := map[string]bool{}
+	for _, f := range ns.TC {
+		if !clsact[f.Dev] {
+			clsact[f.Dev] = true
+			fmt.Fprintf(b, "tc -n %s qdisc add dev %s clsact\n", n, f.Dev)
+		}
+		fmt.Fprintf(b, "tc -n %s filter add dev %s %s\n", n, f.Dev, f.String())
 	}
 	if len(ns.IPSets) > 0 {
 		fmt.Fprintf(b, "ip netns exec %s ipset restore <<'EOF'\n%sEOF\n", n, IPSetRestore(ns.IPSets))
@@ -108,7 +123,11 @@ func (ns *Namespace) renderPhase3(b *strings.Builder, peers []*Peer) {
 
 func (l Link) command(ns string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ip -n %s link add %s", ns, l.Name)
+	fmt.Fprintf(&b, "ip -n %s link add", ns)
+	if l.VLAN != nil {
+		fmt.Fprintf(&b, " link %s", l.VLAN.Parent)
+	}
+	fmt.Fprintf(&b, " %s", l.Name)
 	if l.MTU > 0 {
 		fmt.Fprintf(&b, " mtu %d", l.MTU)
 	}
@@ -128,6 +147,8 @@ func (l Link) command(ns string) string {
 		if l.Peer.MAC != "" {
 			fmt.Fprintf(&b, " address %s", l.Peer.MAC)
 		}
+	case l.VLAN != nil:
+		fmt.Fprintf(&b, " id %d", l.VLAN.ID)
 	case l.VXLAN != nil:
 		v := l.VXLAN
 		fmt.Fprintf(&b, " id %d local %s dev %s dstport %d", v.VNI, v.Local, v.Dev, v.Port)
@@ -184,6 +205,19 @@ func (r Rule) String() string {
 		return s + " lookup main"
 	}
 	return s + fmt.Sprintf(" lookup %d", r.Table)
+}
+
+// String is the filter as tc filter add's arguments after the device.
+func (f TCFilter) String() string {
+	match := "match u32 0 0"
+	if f.Src != "" {
+		match = "match ip src " + f.Src
+	}
+	action := "action vlan pop"
+	if f.PushVLAN != 0 {
+		action = fmt.Sprintf("action vlan push id %d", f.PushVLAN)
+	}
+	return fmt.Sprintf("%s prio %d protocol %s u32 %s %s", f.Dir, f.Prio, f.Protocol, match, action)
 }
 
 // TableMain is the main routing table's number.

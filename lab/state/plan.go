@@ -71,7 +71,7 @@ func partFiles() []string {
 func (pt PlanPart) move(dst, src *plan.Namespace) {
 	switch pt {
 	case PartNetwork:
-		dst.Sysctls, dst.Addrs, dst.Routes, dst.Rules, dst.Neighs, dst.FDB = src.Sysctls, src.Addrs, src.Routes, src.Rules, src.Neighs, src.FDB
+		dst.Sysctls, dst.Addrs, dst.Routes, dst.Rules, dst.Neighs, dst.FDB, dst.TC = src.Sysctls, src.Addrs, src.Routes, src.Rules, src.Neighs, src.FDB, src.TC
 	case PartRules:
 		dst.IPTables, dst.NFTables, dst.NFAcct, dst.IPSets, dst.IPVS = src.IPTables, src.NFTables, src.NFAcct, src.IPSets, src.IPVS
 	case PartProxies:

@@ -92,6 +92,14 @@ type Pod struct {
 	// a number, or {name, port} for a named port.
 	Ports       []PodPort `yaml:"ports"`
 	HostNetwork bool      `yaml:"hostNetwork"`
+	// SecurityGroups give the pod an ENI of its own in these groups where
+	// the CNI mode has pod ENIs (Terway ENI trunking's member ENI, as a
+	// PodNetworking assigns it; Terway ENI's exclusive ENI).
+	SecurityGroups []string `yaml:"securityGroups"`
+	// VLAN is the VLAN id of a trunking pod's member ENI on its node's
+	// trunk ENI, as its PodENI shows it (status.eniInfos[].vid); 0
+	// numbers the node's member ENIs from 1027 up.
+	VLAN int `yaml:"vlan"`
 	// Ready (default true) and Terminating set the pod's endpoint
 	// conditions; a terminating pod is not ready but still serving.
 	Ready       *bool `yaml:"ready"`

@@ -49,6 +49,12 @@ type CNIPluginInfo struct {
 	// SecurityGroups: the plugin gives nodes ENIs that the VPC's security
 	// groups apply to (a node's securityGroups mean something).
 	SecurityGroups bool
+	// PodENIBackends are the backends that give a pod an ENI of its own,
+	// whose groups a pod's securityGroups set.
+	PodENIBackends []string
+	// VLANBackends are the backends whose pod ENIs are member ENIs on a
+	// VLAN of the node's trunk ENI, which a pod's vlan sets.
+	VLANBackends []string
 }
 
 // Reporter records one problem of a scenario at a line, as every check does:

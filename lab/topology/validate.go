@@ -471,6 +471,49 @@ func validateSecurityGroups(c *collector, t *Topology) {
 		}
 	}
 	pl, _ := CNIPlugin(t.CNI.Plugin)
+	vlans := map[string]map[int]bool{} // node -> member ENI VLANs taken
+	for i := range t.Pods {
+		pod := &t.Pods[i]
+		if pod.VLAN != 0 {
+			field := fmt.Sprintf("pods[%d].vlan", i)
+			switch {
+			case !slices.Contains(pl.VLANBackends, t.CNI.Backend):
+				c.add(pod.Line, field, "drop the field, or use a backend with member ENIs (terway trunking)", "%s %s gives a pod no member ENI on a VLAN", t.CNI.Plugin, t.CNI.Backend)
+			case len(pod.SecurityGroups) == 0:
+				c.add(pod.Line, field, "give the pod securityGroups (its PodNetworking's), or drop the field", "the pod has no member ENI: it has no securityGroups of its own")
+			case pod.VLAN < 1 || pod.VLAN > 4094:
+				c.add(pod.Line, field, "use a VLAN id from 1 to 4094", "VLAN id %d is out of range", pod.VLAN)
+			case vlans[pod.Node][pod.VLAN]:
+				c.add(pod.Line, field, "give each member ENI of a node its own VLAN", "VLAN %d is taken by another member ENI on node %s", pod.VLAN, pod.Node)
+			default:
+				if vlans[pod.Node] == nil {
+					vlans[pod.Node] = map[int]bool{}
+				}
+				vlans[pod.Node][pod.VLAN] = true
+			}
+		}
+		if len(pod.SecurityGroups) == 0 {
+			continue
+		}
+		field := fmt.Sprintf("pods[%d].securityGroups", i)
+		switch {
+		case !slices.Contains(pl.PodENIBackends, t.CNI.Backend):
+			fix := "drop the field: the pod uses its node's ENI and groups"
+			if len(pl.PodENIBackends) > 0 {
+				fix = "use backend " + strings.Join(pl.PodENIBackends, " or ") + ", or drop the field"
+			}
+			c.add(pod.Line, field, fix, "%s %s gives a pod no ENI of its own", t.CNI.Plugin, t.CNI.Backend)
+			continue
+		case pod.HostNetwork:
+			c.add(pod.Line, field, "drop the field, or hostNetwork", "a hostNetwork pod has no ENI of its own")
+			continue
+		}
+		for _, name := range pod.SecurityGroups {
+			if !seen[name] {
+				c.add(pod.Line, field, "define it under cloud.securityGroups", "no security group is named %q", name)
+			}
+		}
+	}
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
 		for _, name := range n.SecurityGroups {
