@@ -25,13 +25,19 @@ import (
 // nftables) as netlab's own netlink applier; kube-proxy's nftables mode
 // (its table loaded with nft -f) included.
 func TestPlanScriptMatchesApply(t *testing.T) {
-	for _, tc := range []struct{ scenario, kubeProxy string }{
-		{"flannel-vxlan", ""}, {"flannel-vpc-route", ""}, {"flannel-services", "nftables@1.37"},
+	for _, tc := range []struct {
+		scenario, kubeProxy string
+		needs               []kernel.Feature // where set, runs in the guest only
+	}{
+		{"flannel-vxlan", "", nil}, {"flannel-vpc-route", "", nil}, {"flannel-services", "nftables@1.37", nil},
+		// VLAN sub-interfaces, clsact and tc vlan filters, IPVS.
+		{"terway-trunking", "", []kernel.Feature{kernel.VLAN, kernel.ActVlan, kernel.IPVS, kernel.Dummy, kernel.Ipset}},
 	} {
 		scenario := tc.scenario
 		t.Run(scenario+tc.kubeProxy, func(t *testing.T) {
 			testenv.RequireRoot(t)
-			if testenv.InGuest() {
+			testenv.RequireFeatures(t, tc.needs...)
+			if testenv.InGuest() && tc.needs == nil {
 				// Text against netlink on the same kinds of objects: the
 				// guest's kernel adds nothing to it, and under TCG it is
 				// its slowest test. It runs natively.
@@ -84,11 +90,12 @@ var (
 func snapshot(t *testing.T, ns, labName, role string) string {
 	cmds := [][]string{
 		{"ip", "-br", "link"}, {"ip", "-br", "addr"}, {"ip", "route"},
-		{"ip", "neigh", "show", "nud", "permanent"},
+		{"ip", "neigh", "show", "nud", "permanent"}, {"ip", "rule"}, {"iptables-save"},
 	}
 	if role == plan.RoleNode {
-		cmds = append(cmds, []string{"bridge", "fdb", "show", "dev", "flannel.1"}, []string{"iptables-save"},
-			[]string{"ip", "-d", "link", "show", "cni0"}, []string{"nft", "list", "table", "ip", "kube-proxy"})
+		cmds = append(cmds, []string{"bridge", "fdb", "show", "dev", "flannel.1"},
+			[]string{"ip", "-d", "link", "show", "cni0"}, []string{"nft", "list", "table", "ip", "kube-proxy"},
+			[]string{"tc", "filter", "show", "dev", "eth1", "egress"}, []string{"tc", "filter", "show", "dev", "eth1", "ingress"})
 	}
 	var b strings.Builder
 	for _, c := range cmds {
@@ -107,7 +114,7 @@ func snapshot(t *testing.T, ns, labName, role string) string {
 		s = counters.ReplaceAllString(s, "")
 		var keep []string
 		for _, line := range strings.Split(s, "\n") {
-			if strings.HasPrefix(line, "#") || strings.Contains(line, "does not exist") {
+			if strings.HasPrefix(line, "#") || strings.Contains(line, "does not exist") || strings.Contains(line, "Cannot find device") {
 				continue
 			}
 			keep = append(keep, line)
@@ -115,7 +122,7 @@ func snapshot(t *testing.T, ns, labName, role string) string {
 		// Parallel creation orders links differently; the set is what
 		// counts. Rule order is meaningful, so iptables-save and nft stay
 		// as they are.
-		if c[0] != "iptables-save" && c[0] != "nft" {
+		if c[0] != "iptables-save" && c[0] != "nft" && c[0] != "tc" && !(c[0] == "ip" && c[1] == "rule") {
 			sort.Strings(keep)
 		}
 		b.WriteString("$ " + strings.Join(c, " ") + "\n" + strings.Join(keep, "\n") + "\n")

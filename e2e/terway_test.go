@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/netlab/netlab/internal/testenv"
+	"github.com/netlab/netlab/lab/cni"
 	"github.com/netlab/netlab/lab/kernel"
 	"github.com/netlab/netlab/probes"
 	"github.com/netlab/netlab/topologies"
@@ -14,21 +15,33 @@ import (
 
 // TestTerway runs the Terway smoke sets with their security groups
 // (ENIIP: veth + policy routing; ENI: exclusive ENIs) under each
-// kube-proxy mode: iptables and nftables natively, IPVS in the guest.
+// kube-proxy mode: iptables and nftables natively, IPVS in the guest;
+// ipvlan (the guest's) under all three, and trunking (802.1Q, the
+// guest's) under iptables and nftables: under IPVS, its mode in the
+// article, it is TestTerwayTrunking's.
 func TestTerway(t *testing.T) {
-	runs := []string{"iptables@1.28", "nftables@1.33"}
-	if testenv.InGuest() {
-		runs = []string{"ipvs@1.31"}
+	runs := [][2]string{
+		{"terway-eniip", "iptables@1.28"}, {"terway-eniip", "nftables@1.33"},
+		{"terway-eni", "iptables@1.28"}, {"terway-eni", "nftables@1.33"},
 	}
-	for _, sc := range []string{"terway-eniip", "terway-eni"} {
-		for _, kp := range runs {
-			t.Run(sc+"/"+kp, func(t *testing.T) {
-				if strings.HasPrefix(kp, "ipvs") {
-					testenv.RequireFeatures(t, kernel.IPVS, kernel.Dummy, kernel.Ipset)
-				}
-				runChecks(t, upWith(t, sc, kp, "w"))
-			})
+	if testenv.InGuest() {
+		runs = [][2]string{
+			{"terway-eniip", "ipvs@1.22"}, {"terway-eniip", "ipvs@1.24"},
+			{"terway-eni", "ipvs@1.22"}, {"terway-eni", "ipvs@1.24"},
+			{"terway-trunking", "iptables@1.28"}, {"terway-trunking", "nftables@1.33"},
+			{"terway-ipvlan", "iptables@1.28"}, {"terway-ipvlan", "ipvs@1.22"}, {"terway-ipvlan", "ipvs@1.24"}, {"terway-ipvlan", "nftables@1.33"},
 		}
+	}
+	for _, run := range runs {
+		sc, kp := run[0], run[1]
+		t.Run(sc+"/"+kp, func(t *testing.T) {
+			sct := builtin(t, sc).Topology
+			testenv.RequireFeatures(t, cni.Needs(sct.CNI)...)
+			if strings.HasPrefix(kp, "ipvs") {
+				testenv.RequireFeatures(t, kernel.IPVS, kernel.Dummy, kernel.Ipset)
+			}
+			runChecks(t, upWith(t, sc, kp, "w"))
+		})
 	}
 }
 
@@ -113,6 +126,41 @@ func TestTerwayTrunking(t *testing.T) {
 	for _, to := range []string{"pod/nginx-96bb9b7bb-wwrdm", "svc/nginx-other", "svc/nginx-other:loadbalancer", "203.0.113.12:80"} {
 		if r := probe(t, l2, client, to); r.Result != "connected" {
 			t.Errorf("%s -> %s with sg-admit-192 admitting 10.0.0.0/8: %s, want connected", client, to, r.Result)
+		}
+	}
+}
+
+// TestTerwayIPVlan holds the ipvlan datapath to the kernel: the pods'
+// eth0 are ipvlan slaves of the node's ENI (with its MAC), the node has
+// ipvl_3 and the ServiceCIDR redirect; a pod's ClusterIP SYN goes through
+// ipvl_3 and is DNATed to the remote server, whose answer comes back
+// into the client's ENI and straight to the client, never through the
+// node's ipvl_3 (so it is never un-DNATed); and without the redirect
+// filter the SYN no longer reaches kube-proxy at all.
+func TestTerwayIPVlan(t *testing.T) {
+	testenv.RequireFeatures(t, kernel.Ipvlan, kernel.ActMirred)
+	l := upWith(t, "terway-ipvlan", "", "v")
+	eth1 := nsExec(t, l, "node-1", "ip", "-o", "link", "show", "eth1")
+	mac := strings.Fields(eth1[strings.Index(eth1, "link/ether"):])[1]
+	if link := nsExec(t, l, "client", "ip", "-d", "-o", "link", "show", "eth0"); !strings.Contains(link, "ipvlan  mode l2") || !strings.Contains(link, mac) {
+		t.Errorf("client eth0 is not an L2 slave with eth1's MAC %s: %s", mac, link)
+	}
+	if tc := nsExec(t, l, "node-1", "tc", "filter", "show", "dev", "eth1", "egress"); !strings.Contains(tc, "mirred (Ingress Redirect to device ipvl_3)") {
+		t.Errorf("node-1 eth1 egress filters:\n%s", tc)
+	}
+	r := probe(t, l, "client", "svc/remote")
+	var reply []string
+	for _, h := range r.ReplyHops {
+		reply = append(reply, h.Name())
+	}
+	if r.Result != "timeout" || !slices.Contains(reply, "node-1:eth1") || slices.Contains(reply, "node-1:ipvl_3") || len(reply) == 0 || reply[len(reply)-1] != "client:eth0" {
+		t.Errorf("client -> svc/remote: %s, answer's hops %v; want a timeout, the answer in through eth1 straight to client:eth0", r.Result, reply)
+	}
+	nsExec(t, l, "node-1", "tc", "filter", "del", "dev", "eth1", "egress", "prio", "40000")
+	r = probe(t, l, "client", "svc/remote")
+	for _, h := range r.Hops {
+		if h.Name() == "node-1:ipvl_3" || h.Name() == "web-2:eth0" {
+			t.Errorf("without the redirect the SYN still reached %s: %v", h.Name(), probes.ShortPath(r.Hops))
 		}
 	}
 }

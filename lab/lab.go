@@ -92,6 +92,9 @@ type Scenario struct {
 	// KubeProxy is a command-line override of the scenario's kube-proxy
 	// ("iptables@1.28"), recorded with the lab.
 	KubeProxy string
+	// Notes say which of the scenario's kube-proxy options the override
+	// dropped (topology.WithKubeProxy).
+	Notes []string
 }
 
 // LoadScenario parses a scenario's YAML and applies the overrides.
@@ -105,7 +108,9 @@ func LoadScenario(source string, data []byte, kubeProxy string) (*Scenario, erro
 		if err != nil {
 			return nil, err
 		}
-		t.KubeProxy = kp
+		var notes []string
+		t.KubeProxy, notes = t.WithKubeProxy(kp)
+		return &Scenario{Source: source, YAML: data, Topology: t, KubeProxy: kubeProxy, Notes: notes}, nil
 	}
 	return &Scenario{Source: source, YAML: data, Topology: t, KubeProxy: kubeProxy}, nil
 }

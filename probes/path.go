@@ -82,21 +82,35 @@ func ShortPath(hops []Hop) []string {
 }
 
 // wiring is what tracing needs of the lab's plan (its stored wiring): which device is the far
-// end of each veth, each bridge port's bridge, and who owns a namespace.
+// end of each veth, each bridge port's bridge, who owns a namespace, and which devices of other
+// namespaces share an ipvlan parent with a device (the parent, its slaves: a frame crosses
+// between them without a veth).
 type wiring struct {
 	peer   map[devKey]devKey
 	master map[devKey]string
 	owner  map[string]string
+	ipvlan map[devKey][]devKey
+	// ipvlanParent holds the parents: a frame one receives goes on to a
+	// slave, while a slave that receives one keeps it.
+	ipvlanParent map[devKey]bool
 }
 
 type devKey struct{ ns, dev string }
 
 func newWiring(p *plan.Wiring) *wiring {
-	w := &wiring{peer: map[devKey]devKey{}, master: map[devKey]string{}, owner: map[string]string{}}
+	w := &wiring{peer: map[devKey]devKey{}, master: map[devKey]string{}, owner: map[string]string{}, ipvlan: map[devKey][]devKey{}, ipvlanParent: map[devKey]bool{}}
+	groups := map[devKey][]devKey{} // ipvlan parent -> its slaves
 	for _, ns := range p.Namespaces {
 		w.owner[ns.Name] = ns.Owner
 		for _, l := range ns.Links {
 			here := devKey{ns.Name, l.Name}
+			if v := l.IPVlan; v != nil {
+				parent := devKey{ns.Name, v.Parent}
+				if v.ParentNamespace != "" {
+					parent.ns = v.ParentNamespace
+				}
+				groups[parent] = append(groups[parent], here)
+			}
 			if l.Master != "" {
 				w.master[here] = l.Master
 			}
@@ -105,6 +119,17 @@ func newWiring(p *plan.Wiring) *wiring {
 				w.peer[here], w.peer[there] = there, here
 				if l.Peer.Master != "" {
 					w.master[there] = l.Peer.Master
+				}
+			}
+		}
+	}
+	for parent, slaves := range groups {
+		w.ipvlanParent[parent] = true
+		all := append([]devKey{parent}, slaves...)
+		for _, d := range all {
+			for _, o := range all {
+				if o.ns != d.ns {
+					w.ipvlan[d] = append(w.ipvlan[d], o)
 				}
 			}
 		}
@@ -138,12 +163,24 @@ func (w *wiring) follow(caps map[string][]captured, match func(*packet) bool, st
 		c := list[pos[ns]]
 		pos[ns]++
 		out = append(out, c)
-		if !c.out {
-			continue
-		}
-		if far, ok := w.peer[devKey{ns, c.dev}]; ok {
+		if far, ok := w.peer[devKey{ns, c.dev}]; ok && c.out {
 			if next := mine[far.ns]; pos[far.ns] < len(next) && !next[pos[far.ns]].out && next[pos[far.ns]].dev == far.dev {
 				ns = far.ns
+			}
+			continue
+		}
+		// An ipvlan parent or slave hands the frame to a device of its
+		// group in another namespace: the slave it is for (received on
+		// the parent, or sent by a sibling) or the parent (sent by a
+		// slave), whose capture comes next there.
+		here := devKey{ns, c.dev}
+		if !c.out && !w.ipvlanParent[here] {
+			continue
+		}
+		for _, o := range w.ipvlan[here] {
+			if next := mine[o.ns]; pos[o.ns] < len(next) && next[pos[o.ns]].dev == o.dev {
+				ns = o.ns
+				break
 			}
 		}
 	}

@@ -182,3 +182,50 @@ TCP  C0A80D17:0050 rr
 		t.Errorf("missing service: %d", n)
 	}
 }
+
+// TestFollowIPVlan: Terway's ipvlan datapath, where frames cross between
+// namespaces without veths. A pod's SYN to a ClusterIP leaves its slave
+// eth0, enters the node's ipvl_3 by the ENI's tc redirect, leaves ipvl_3
+// DNATed for a pod on the same node (a sibling slave); the server's
+// answer goes from slave to slave, past the node; a SYN from the VPC
+// enters the ENI and goes on to its slave.
+func TestFollowIPVlan(t *testing.T) {
+	p := &plan.Plan{Namespaces: []*plan.Namespace{
+		{Name: "n", Owner: "node-1", Links: []plan.Link{
+			{Name: "eth1", Peer: &plan.Peer{Namespace: "vpc", Name: "eni0"}},
+			{Name: "ipvl_3", Kind: plan.KindIPVlan, IPVlan: &plan.IPVlan{Parent: "eth1"}},
+		}},
+		{Name: "vpc", Owner: "vpc"},
+		{Name: "a", Owner: "client", Links: []plan.Link{{Name: "eth0", Kind: plan.KindIPVlan, IPVlan: &plan.IPVlan{Parent: "eth1", ParentNamespace: "n"}}}},
+		{Name: "b", Owner: "web", Links: []plan.Link{{Name: "eth0", Kind: plan.KindIPVlan, IPVlan: &plan.IPVlan{Parent: "eth1", ParentNamespace: "n"}}}},
+	}}
+	w := newWiring(p.Wiring())
+	cap := func(ns, dev string, out bool, pk packet) captured {
+		return captured{ns: ns, dev: dev, out: out, pkt: pk}
+	}
+	path := func(caps map[string][]captured, pk packet, start string) string {
+		var got []string
+		for _, h := range w.hops(w.follow(caps, samePacket(pk), start)) {
+			got = append(got, h.Owner+":"+h.Device+":"+h.Dir)
+		}
+		return strings.Join(got, " ")
+	}
+	syn := packet{Proto: "tcp", ID: 1, Seq: 42, Flags: tcpSYN}
+	caps := map[string][]captured{
+		"a": {cap("a", "eth0", true, syn)},
+		"n": {cap("n", "ipvl_3", false, syn), cap("n", "ipvl_3", true, syn)},
+		"b": {cap("b", "eth0", false, syn)},
+	}
+	if got, want := path(caps, syn, "a"), "client:eth0:out node-1:ipvl_3:in+out web:eth0:in"; got != want {
+		t.Errorf("ClusterIP via the redirect:\n got %s\nwant %s", got, want)
+	}
+	answer := packet{Proto: "tcp", ID: 2, Seq: 7, Flags: tcpSYN | tcpACK}
+	caps = map[string][]captured{"b": {cap("b", "eth0", true, answer)}, "a": {cap("a", "eth0", false, answer)}}
+	if got, want := path(caps, answer, "b"), "web:eth0:out client:eth0:in"; got != want {
+		t.Errorf("slave to slave:\n got %s\nwant %s", got, want)
+	}
+	caps = map[string][]captured{"vpc": {cap("vpc", "eni0", true, syn)}, "n": {cap("n", "eth1", false, syn)}, "b": {cap("b", "eth0", false, syn)}}
+	if got, want := path(caps, syn, "vpc"), "vpc:eni0:out node-1:eth1:in web:eth0:in"; got != want {
+		t.Errorf("from the VPC:\n got %s\nwant %s", got, want)
+	}
+}

@@ -229,7 +229,14 @@ func loadScenario(arg string, kubeProxy ...string) (*lab.Scenario, error) {
 	} else {
 		return nil, fmt.Errorf("no scenario %q: not a file, and the built-in ones are %s", arg, strings.Join(topologies.Names(), ", "))
 	}
-	return lab.LoadScenario(source, data, strings.Join(kubeProxy, ""))
+	sc, err := lab.LoadScenario(source, data, strings.Join(kubeProxy, ""))
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range sc.Notes {
+		fmt.Fprintln(os.Stderr, "note:", n)
+	}
+	return sc, nil
 }
 
 // labOrScenario resolves the argument of the commands that take a running

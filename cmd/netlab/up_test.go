@@ -107,3 +107,24 @@ func TestUpRefusesTrunkingWithoutVLAN(t *testing.T) {
 		t.Errorf("up left namespaces: %v", left)
 	}
 }
+
+// TestRulesShowPolicyRules: on a Terway ENIIP node, rules lists the
+// node's policy rules (the pod's 512 and 2048) before iptables-save, and
+// -o json carries them as a view; a flannel node, which has none, gets
+// no such view.
+func TestRulesShowPolicyRules(t *testing.T) {
+	name := upCLI(t, "terway-eniip", "-rr")
+	_, out, _ := cli(t, "rules", name, "node-1")
+	if !strings.HasPrefix(out, "# ip rule show\n") || !strings.Contains(out, "2048:\tfrom 192.168.16.2 lookup 1003") || !strings.Contains(out, "\n# iptables-save\n") {
+		t.Errorf("rules node-1:\n%s", out)
+	}
+	_, js, _ := cli(t, "rules", name, "node-1", "-o", "json")
+	var v rulesView
+	if err := json.Unmarshal([]byte(js), &v); err != nil || len(v.Views) != 1 || v.Views[0].Name != "policy rules" {
+		t.Errorf("rules -o json: views %+v (%v)", v.Views, err)
+	}
+	flannel := upCLI(t, "flannel-vxlan", "-rf")
+	if _, out, _ := cli(t, "rules", flannel, "node-1"); strings.Contains(out, "ip rule") {
+		t.Errorf("a flannel node lists policy rules:\n%s", out)
+	}
+}

@@ -252,7 +252,7 @@ feed:
 func createLinks(h *handles, ns *plan.Namespace) error {
 	nh := h.nl[ns.Name]
 	for _, l := range ns.Links {
-		if l.Kind == plan.KindVLAN {
+		if l.Late() {
 			continue // in configure, once every parent exists
 		}
 		if err := createLink(h, nh, l); err != nil {
@@ -306,6 +306,13 @@ func createLink(h *handles, nh *netlink.Handle, l plan.Link) error {
 		}
 		attrs.ParentIndex = parent.Attrs().Index
 		link = &netlink.Vlan{LinkAttrs: attrs, VlanId: l.VLAN.ID}
+	case plan.KindIPVlan:
+		parent, err := nh.LinkByName(l.IPVlan.Parent)
+		if err != nil {
+			return fmt.Errorf("ipvlan parent %s: %w", l.IPVlan.Parent, err)
+		}
+		attrs.ParentIndex = parent.Attrs().Index
+		link = &netlink.IPVlan{LinkAttrs: attrs, Mode: netlink.IPVLAN_MODE_L2}
 	case plan.KindVXLAN:
 		dev, err := nh.LinkByName(l.VXLAN.Dev)
 		if err != nil {
@@ -325,6 +332,46 @@ func createLink(h *handles, nh *netlink.Handle, l plan.Link) error {
 		if err := nh.LinkSetHairpin(link, true); err != nil {
 			return fmt.Errorf("hairpin: %w", err)
 		}
+	}
+	return nil
+}
+
+// createSlaveFrom creates an ipvlan slave whose parent is in another
+// namespace (a pod's eth0 on its node's ENI): the parent's namespace asks
+// for it, directly into ns, where the name is free (the node has its own
+// eth0). A handle of its own: the parent namespace's configures at the
+// same time.
+func createSlaveFrom(h *handles, ns string, l plan.Link) error {
+	ph, err := netlink.NewHandleAt(h.fd[l.IPVlan.ParentNamespace])
+	if err != nil {
+		return err
+	}
+	defer ph.Close()
+	parent, err := ph.LinkByName(l.IPVlan.Parent)
+	if err != nil {
+		return fmt.Errorf("ipvlan parent %s in %s: %w", l.IPVlan.Parent, l.IPVlan.ParentNamespace, err)
+	}
+	name := l.Name
+	if l.IPVlan.CreateAs != "" {
+		name = l.IPVlan.CreateAs
+	}
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name, attrs.MTU, attrs.ParentIndex, attrs.Namespace = name, l.MTU, parent.Attrs().Index, netlink.NsFd(h.fd[ns])
+	if err := ph.LinkAdd(&netlink.IPVlan{LinkAttrs: attrs, Mode: netlink.IPVLAN_MODE_L2}); err != nil {
+		return kindError(l.Kind, err)
+	}
+	nh := h.nl[ns]
+	link, err := nh.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	if name != l.Name {
+		if err := nh.LinkSetName(link, l.Name); err != nil {
+			return fmt.Errorf("rename %s to %s: %w", name, l.Name, err)
+		}
+	}
+	if !l.Down {
+		return nh.LinkSetUp(link)
 	}
 	return nil
 }
@@ -372,15 +419,26 @@ func configure(h *handles, ns *plan.Namespace, peers []*plan.Peer) error {
 		}
 	}
 	for _, l := range ns.Links {
-		if l.Kind != plan.KindVLAN {
+		if !l.Late() {
 			continue
 		}
-		if err := createLink(h, nh, l); err != nil {
+		var err error
+		if l.IPVlan != nil && l.IPVlan.ParentNamespace != "" {
+			err = createSlaveFrom(h, ns.Name, l)
+		} else {
+			err = createLink(h, nh, l)
+		}
+		if err != nil {
 			return fmt.Errorf("%s: link %s: %w", ns.Name, l.Name, err)
 		}
 		link, err := nh.LinkByName(l.Name)
 		if err != nil {
 			return err
+		}
+		if l.NoARP {
+			if err := nh.LinkSetARPOff(link); err != nil {
+				return fmt.Errorf("%s: %s arp off: %w", ns.Name, l.Name, err)
+			}
 		}
 		links[l.Name] = link
 	}
@@ -392,6 +450,9 @@ func configure(h *handles, ns *plan.Namespace, peers []*plan.Peer) error {
 		addr, err := netlink.ParseAddr(a.CIDR)
 		if err != nil {
 			return err
+		}
+		if a.Scope == "host" {
+			addr.Scope = unix.RT_SCOPE_HOST
 		}
 		if err := nh.AddrAdd(l, addr); err != nil {
 			return fmt.Errorf("%s: addr %s dev %s: %w", ns.Name, a.CIDR, a.Dev, err)
@@ -498,28 +559,59 @@ func addTCFilters(nh *netlink.Handle, filters []plan.TCFilter, get func(string) 
 			proto = unix.ETH_P_8021Q
 		}
 		key := netlink.TcU32Key{} // every frame
-		if f.Src != "" {
-			_, n, err := net.ParseCIDR(f.Src)
+		for _, m := range []struct {
+			cidr string
+			off  int32 // in the IPv4 header
+		}{{f.Src, 12}, {f.Dst, 16}} {
+			if m.cidr == "" {
+				continue
+			}
+			_, n, err := net.ParseCIDR(m.cidr)
 			if err != nil {
 				return err
 			}
-			key = netlink.TcU32Key{Mask: binary.BigEndian.Uint32(n.Mask), Val: binary.BigEndian.Uint32(n.IP.To4()), Off: 12}
+			key = netlink.TcU32Key{Mask: binary.BigEndian.Uint32(n.Mask), Val: binary.BigEndian.Uint32(n.IP.To4()), Off: m.off}
 		}
-		action := netlink.NewVlanAction()
-		action.Action = netlink.TCA_VLAN_ACT_POP
-		if f.PushVLAN != 0 {
-			action.Action, action.VlanID = netlink.TCA_VLAN_ACT_PUSH, uint16(f.PushVLAN)
+		actions, what, err := tcActions(f, get)
+		if err != nil {
+			return err
 		}
 		u32 := &netlink.U32{
 			FilterAttrs: netlink.FilterAttrs{LinkIndex: idx, Parent: parent, Priority: uint16(f.Prio), Protocol: proto},
 			Sel:         &netlink.TcU32Sel{Flags: netlink.TC_U32_TERMINAL, Keys: []netlink.TcU32Key{key}},
-			Actions:     []netlink.Action{action},
+			Actions:     actions,
 		}
 		if err := nh.FilterAdd(u32); err != nil {
-			return kindError("act_vlan", fmt.Errorf("tc filter add dev %s %s: %w", f.Dev, f, err))
+			return kindError(what, fmt.Errorf("tc filter add dev %s %s: %w", f.Dev, f, err))
 		}
 	}
 	return nil
+}
+
+// tcActions are a filter's actions, and the kernel feature they need (for
+// the error a kernel without it gives): the ingress redirect of Terway's
+// ipvlan ServiceCIDR filter, else a VLAN push or pop.
+func tcActions(f plan.TCFilter, get func(string) (netlink.Link, error)) ([]netlink.Action, string, error) {
+	if f.Redirect != "" {
+		to, err := get(f.Redirect)
+		if err != nil {
+			return nil, "", err
+		}
+		unset := netlink.NewTunnelKeyAction()
+		unset.Action = netlink.TCA_TUNNEL_KEY_UNSET
+		host := netlink.NewSkbEditAction()
+		ptype := uint16(unix.PACKET_HOST)
+		host.PType = &ptype
+		redirect := netlink.NewMirredAction(to.Attrs().Index)
+		redirect.MirredAction = netlink.TCA_INGRESS_REDIR
+		return []netlink.Action{unset, host, redirect}, "act_mirred", nil
+	}
+	vlan := netlink.NewVlanAction()
+	vlan.Action = netlink.TCA_VLAN_ACT_POP
+	if f.PushVLAN != 0 {
+		vlan.Action, vlan.VlanID = netlink.TCA_VLAN_ACT_PUSH, uint16(f.PushVLAN)
+	}
+	return []netlink.Action{vlan}, "act_vlan", nil
 }
 
 func toRoute(r plan.Route, get func(string) (netlink.Link, error)) (*netlink.Route, error) {

@@ -39,6 +39,9 @@ type Plugin struct {
 	// VLANBackends are the pod ENI backends whose pod ENIs are member ENIs
 	// on a VLAN of the node's trunk ENI (a pod's vlan means something).
 	VLANBackends []string
+	// RefusedBackends are backends the real plugin has that are not
+	// built, and why (Terway's eBPF datapaths need Cilium).
+	RefusedBackends map[string]string
 }
 
 var plugins registry.Of[Plugin]
@@ -47,7 +50,7 @@ var plugins registry.Of[Plugin]
 func Register(p Plugin) {
 	plugins.Put(p.Name, p)
 	topology.RegisterCNIPlugin(topology.CNIPluginInfo{Name: p.Name, Backends: p.Backends, Validate: p.Validate, Default: p.Default,
-		SecurityGroups: p.SecurityGroups, PodENIBackends: p.PodENIBackends, VLANBackends: p.VLANBackends})
+		SecurityGroups: p.SecurityGroups, PodENIBackends: p.PodENIBackends, VLANBackends: p.VLANBackends, RefusedBackends: p.RefusedBackends})
 }
 
 // Lookup returns a registered plugin.

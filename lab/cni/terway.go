@@ -38,6 +38,11 @@ const (
 	// with security groups of their own (a PodNetworking's) get a member
 	// ENI each, reached through a VLAN on the trunk.
 	BackendTrunking = "trunking"
+	// BackendIPVlan is ENIIP on the IPvlan L2 datapath without eBPF
+	// (eniip_virtual_type ipvlan, Terway's ipvlan_linux.go): pods are
+	// ipvlan slaves of the ENI; the ServiceCIDR reaches kube-proxy by a tc
+	// redirect into the node's own slave.
+	BackendIPVlan = "ipvlan"
 )
 
 // Terway constants.
@@ -65,16 +70,28 @@ const (
 	// ones counting up. Terway uses the member ENI's DeviceIndex on the
 	// trunk, which the cloud assigns; seed 001's pod has 1027.
 	terwayFirstVLAN = 1027
+	// terwayRedirectPrio is the ServiceCIDR redirect filter's (ipvlan).
+	terwayRedirectPrio = 40000
 )
+
+// terwayEBPF are Terway's datapaths that need Cilium's eBPF programs.
+var terwayEBPF = map[string]string{
+	"datapathv2":  "Terway's DataPath V2 is veth + policy routing with chained Cilium eBPF (Service load balancing, NetworkPolicy), which netlab does not run; use eniip for the veth datapath",
+	"ipvlan-ebpf": "Terway's IPvlan + eBPF runs Cilium's eBPF Service load balancing inside each pod, which netlab does not run; use ipvlan for the IPvlan L2 datapath with the tc ServiceCIDR redirect",
+}
 
 func init() {
 	Register(Plugin{Name: "terway",
-		Backends:       []string{BackendENIIP, BackendENI, BackendTrunking},
-		PodENIBackends: []string{BackendENI, BackendTrunking},
-		VLANBackends:   []string{BackendTrunking},
+		Backends:        []string{BackendENIIP, BackendENI, BackendTrunking, BackendIPVlan},
+		PodENIBackends:  []string{BackendENI, BackendTrunking},
+		VLANBackends:    []string{BackendTrunking},
+		RefusedBackends: terwayEBPF,
 		Needs: func(c topology.CNI) []kernel.Feature {
-			if c.Backend == BackendTrunking {
+			switch c.Backend {
+			case BackendTrunking:
 				return []kernel.Feature{kernel.PolicyRouting, kernel.VLAN, kernel.ActVlan}
+			case BackendIPVlan:
+				return []kernel.Feature{kernel.Ipvlan, kernel.ActMirred}
 			}
 			return []kernel.Feature{kernel.PolicyRouting}
 		},
@@ -97,6 +114,8 @@ func terway(p *plan.Plan, t *topology.Topology) error {
 		return terwayExclusiveENI(p, t)
 	case BackendTrunking:
 		return terwayVethPolicy(p, t, true)
+	case BackendIPVlan:
+		return terwayIPVlan(p, t)
 	}
 	return fmt.Errorf("cni: terway backend %q is not supported", t.CNI.Backend)
 }
@@ -294,6 +313,62 @@ func terwayExclusiveENI(p *plan.Plan, t *topology.Topology) error {
 		r.Append("nat", "POSTROUTING", `-m comment --comment "terway:masq-outgoing" ! -o lo -j terway-masq`)
 		r.Append("nat", "terway-masq", "-j MASQUERADE")
 		ns.IPTables = r
+	}
+	vpc.IPTables = vpc.IPTables.Merge(cloud.SourceCheckRules(enis)).Merge(cloud.SecurityGroupRules(t, enis))
+	return nil
+}
+
+// terwayIPVlan wires ENIIP's IPvlan L2 datapath (ipvlan_linux.go, no
+// eBPF) on each node's ENI eth1: the node's own slave ipvl_3 (3: eth1's
+// ifindex), NOARP, holding the node IP with scope host; each pod's eth0 a
+// slave too, with its address on the vSwitch prefix, its default route
+// via the vSwitch gateway and the node's IP on-link with the shared MAC
+// (the slaves all have eth1's), so that ipvlan hands a frame for the node
+// to ipvl_3. On the node, a /32 route per pod via ipvl_3, no rules. The
+// ENI's clsact egress redirects the ServiceCIDR into ipvl_3's ingress as
+// the host's packets, where kube-proxy sees them; the reply of a pod
+// that a Service sent elsewhere goes from slave to slave, or into the
+// VPC, past the client's node (why real clusters add Cilium's eBPF). The
+// VPC answers ARP for its addresses (a vSwitch does), since pods reach
+// the vSwitch prefix on-link.
+func terwayIPVlan(p *plan.Plan, t *topology.Topology) error {
+	vpc := p.Namespace(plan.NSName(p.Lab, "vpc"))
+	vpc.Sysctls = append(vpc.Sysctls, plan.Sysctl{Key: "net.ipv4.conf.default.proxy_arp", Value: "1"})
+	podGW := topology.VSwitchGateway(t.Network.PodsPrefix).String()
+	bits := t.Network.PodsPrefix.Bits()
+	ipvl := fmt.Sprintf("ipvl_%d", terwayENIIfindex)
+	var enis []cloud.ENI
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		ns := p.Namespace(plan.NSName(p.Lab, n.Name))
+		terwayHostSysctls(ns)
+		nodeIP := n.Addr.String()
+		eniMAC := plan.MAC("eni", n.Name, terwayENI)
+		port := plan.Port("eni", i)
+		eni := cloud.ENI{Name: n.Name + "/" + terwayENI, Port: port, Addrs: []string{nodeIP}, Groups: n.SecurityGroups}
+		var pods []*topology.Pod
+		for _, pod := range t.PodsOn(n.Name) {
+			if !pod.HostNetwork {
+				pods = append(pods, pod)
+				eni.Addrs = append(eni.Addrs, pod.Addr.String())
+			}
+		}
+		attachENI(vpc, ns, terwayENI, eniMAC, port, podGW, eni.Addrs[1:])
+		enis = append(enis, eni)
+		ns.Links = append(ns.Links, plan.Link{Name: ipvl, Kind: plan.KindIPVlan, MTU: cloud.NodeMTU, NoARP: true, IPVlan: &plan.IPVlan{Parent: terwayENI}})
+		ns.Addrs = append(ns.Addrs, plan.Addr{Dev: ipvl, CIDR: nodeIP + "/32", Scope: "host"})
+		ns.TC = append(ns.TC, plan.TCFilter{Dev: terwayENI, Dir: "egress", Prio: terwayRedirectPrio, Protocol: "ip", Dst: t.Network.ServicesPrefix.String(), Redirect: ipvl})
+		for _, pod := range pods {
+			podNS := p.Namespace(plan.NSName(p.Lab, pod.Name))
+			podIP := pod.Addr.String()
+			podNS.Links = append(podNS.Links, plan.Link{Name: "eth0", Kind: plan.KindIPVlan, MTU: cloud.NodeMTU, IPVlan: &plan.IPVlan{Parent: terwayENI, ParentNamespace: ns.Name, CreateAs: TerwayVethName("default", pod.Name)}})
+			podNS.Addrs = append(podNS.Addrs, plan.Addr{Dev: "eth0", CIDR: fmt.Sprintf("%s/%d", podIP, bits)})
+			podNS.Routes = append(podNS.Routes,
+				plan.Route{Dst: "default", Gw: podGW, Dev: "eth0", Onlink: true},
+				plan.Route{Dst: nodeIP + "/32", Dev: "eth0", Scope: "link"})
+			podNS.Neighs = append(podNS.Neighs, plan.Neigh{Dev: "eth0", IP: nodeIP, MAC: eniMAC})
+			ns.Routes = append(ns.Routes, plan.Route{Dst: podIP + "/32", Dev: ipvl, Scope: "link"})
+		}
 	}
 	vpc.IPTables = vpc.IPTables.Merge(cloud.SourceCheckRules(enis)).Merge(cloud.SecurityGroupRules(t, enis))
 	return nil

@@ -48,6 +48,9 @@ const (
 	VLAN          Feature = "vlan"
 	Dummy         Feature = "dummy"
 	ActVlan       Feature = "act_vlan"
+	// ActMirred is tc's ingress redirect with tunnel_key and skbedit
+	// (Terway's ipvlan ServiceCIDR filter).
+	ActMirred Feature = "act_mirred"
 )
 
 // Check is the result of probing one feature.
@@ -65,7 +68,7 @@ func All() []Feature {
 	return []Feature{
 		NetNS, Veth, Bridge, BrNetfilter, VXLAN, Macvlan, PolicyRouting,
 		Iptables, TEE, Nftables, Conntrack, Ipset,
-		IPVS, Ipvlan, VLAN, Dummy, ActVlan,
+		IPVS, Ipvlan, VLAN, Dummy, ActVlan, ActMirred,
 	}
 }
 
@@ -317,6 +320,26 @@ var specs = map[Feature]spec{
 			return "attached a tc vlan push action (u32, clsact egress) to a veth", nil
 		},
 		fix: "this kernel has no tc vlan action (CONFIG_NET_ACT_VLAN); run in a guest: make vmtest, or on a VM with a distribution kernel (see Vagrantfile)",
+	},
+	ActMirred: {
+		modules: []string{"sch_ingress", "cls_u32", "act_tunnel_key", "act_skbedit", "act_mirred"},
+		probe: func(p *prober) (string, error) {
+			parent, err := p.veth(2)
+			if err != nil {
+				return "", err
+			}
+			dev := parent.Attrs().Name
+			if _, err := p.run("tc qdisc add clsact", nil, "tc", "qdisc", "add", "dev", dev, "clsact"); err != nil {
+				return "", err
+			}
+			if _, err := p.run("tc action mirred ingress redirect", nil, "tc", "filter", "add", "dev", dev, "egress", "protocol", "ip",
+				"u32", "match", "ip", "dst", "192.0.2.0/24", "action", "tunnel_key", "unset", "pipe", "action", "skbedit", "ptype", "host",
+				"pipe", "action", "mirred", "ingress", "redirect", "dev", dev); err != nil {
+				return "", err
+			}
+			return "attached tc tunnel_key unset, skbedit ptype host and mirred ingress redirect (u32, clsact egress) to a veth", nil
+		},
+		fix: "this kernel lacks tc's mirred, skbedit or tunnel_key action (CONFIG_NET_ACT_MIRRED, _SKBEDIT, _TUNNEL_KEY); run in a guest: make vmtest, or on a VM with a distribution kernel (see Vagrantfile)",
 	},
 }
 

@@ -18,8 +18,8 @@ import (
 
 func TestAllIsCompleteAndUnique(t *testing.T) {
 	all := All()
-	if len(all) != 17 {
-		t.Fatalf("All() has %d features, want 17: %v", len(all), all)
+	if len(all) != 18 {
+		t.Fatalf("All() has %d features, want 18: %v", len(all), all)
 	}
 	seen := map[Feature]bool{}
 	for _, f := range all {

@@ -96,7 +96,17 @@ const (
 	// namespace (Link.VLAN); it is created after every namespace's own
 	// links, so its parent may be a peer that another namespace creates.
 	KindVLAN = "vlan"
+	// KindIPVlan is an ipvlan L2 slave (Link.IPVlan) of a link of this
+	// namespace or, for a pod's eth0, of its node's ENI: it is created by
+	// the parent's namespace directly into this one, after every
+	// namespace's own links, as KindVLAN is.
+	KindIPVlan = "ipvlan"
 )
+
+// Late reports whether the link is created after every namespace's own
+// links (phase 3), because its parent may be a link another namespace's
+// veth brings.
+func (l Link) Late() bool { return l.Kind == KindVLAN || l.Kind == KindIPVlan }
 
 // Link is a device created in this namespace. A veth's peer end is created
 // in Peer.Namespace by the same request, so the pair never exists anywhere
@@ -113,6 +123,24 @@ type Link struct {
 	Peer  *Peer  `json:"peer,omitempty"`
 	VXLAN *VXLAN `json:"vxlan,omitempty"`
 	VLAN  *VLAN  `json:"vlan,omitempty"`
+	// IPVlan holds an ipvlan slave's parent.
+	IPVlan *IPVlan `json:"ipvlan,omitempty"`
+	// NoARP turns ARP off on the link (Terway's ipvl_N, whose neighbours
+	// are then its own MAC).
+	NoARP bool `json:"noARP,omitempty"`
+}
+
+// IPVlan is an ipvlan L2 slave's parent link, in ParentNamespace ("" this
+// namespace): every slave shares the parent's MAC, and the parent hands
+// each received frame to the slave holding its destination address.
+type IPVlan struct {
+	Parent          string `json:"parent"`
+	ParentNamespace string `json:"parentNamespace,omitempty"`
+	// CreateAs is the name a slave of another namespace's parent is
+	// created under, then renamed: the kernel looks a new link's name up
+	// in the namespace that asks for it, which has a link of the final
+	// name (the node's eth0). Terway uses the pod's cali name.
+	CreateAs string `json:"createAs,omitempty"`
 }
 
 // VLAN is an 802.1Q sub-interface's parent link and VLAN id.
@@ -122,9 +150,11 @@ type VLAN struct {
 }
 
 // TCFilter is a u32 filter on a link's clsact qdisc (created with the
-// first filter) whose action pushes or pops an 802.1Q tag: Terway's trunk
+// first filter) whose action pushes or pops an 802.1Q tag (Terway's trunk
 // ENI tags each trunk pod's frames with its member ENI's VLAN on egress
-// and strips every tag on ingress.
+// and strips every tag on ingress), or, with Redirect, hands the packet
+// to another device's ingress as the host's (Terway's ipvlan datapath
+// sends the ServiceCIDR from its ENI into ipvl_N, and so to kube-proxy).
 type TCFilter struct {
 	Dev string `json:"dev"`
 	// Dir is "ingress" or "egress".
@@ -134,8 +164,14 @@ type TCFilter struct {
 	Protocol string `json:"protocol"`
 	// Src matches the IPv4 source (a CIDR); "" matches every frame.
 	Src string `json:"src,omitempty"`
-	// PushVLAN is the VLAN id the action pushes; 0 pops the tag.
+	// Dst matches the IPv4 destination (a CIDR).
+	Dst string `json:"dst,omitempty"`
+	// PushVLAN is the VLAN id the action pushes; 0 pops the tag (when
+	// there is no Redirect).
 	PushVLAN int `json:"pushVLAN,omitempty"`
+	// Redirect is the device whose ingress gets the packet: tunnel_key
+	// unset, skbedit ptype host, mirred ingress redirect.
+	Redirect string `json:"redirect,omitempty"`
 }
 
 // Peer is the far end of a veth.
@@ -160,6 +196,9 @@ type VXLAN struct {
 type Addr struct {
 	Dev  string `json:"dev"`
 	CIDR string `json:"cidr"`
+	// Scope is "host" for an address only this namespace may use as a
+	// source or destination (ipvl_N's node IP); "" is global.
+	Scope string `json:"scope,omitempty"`
 }
 
 // Route is a route in the main table. Dst "default" is 0.0.0.0/0.

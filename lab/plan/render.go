@@ -62,7 +62,7 @@ func (ns *Namespace) renderPhase1(b *strings.Builder, lab string) {
 
 func (ns *Namespace) renderPhase2(b *strings.Builder) {
 	for _, l := range ns.Links {
-		if l.Kind != KindVLAN {
+		if !l.Late() {
 			b.WriteString(l.command(ns.Name))
 		}
 	}
@@ -77,12 +77,16 @@ func (ns *Namespace) renderPhase3(b *strings.Builder, peers []*Peer) {
 		fmt.Fprintf(b, "ip -n %s link set %s up\n", n, p.Name)
 	}
 	for _, l := range ns.Links {
-		if l.Kind == KindVLAN {
+		if l.Late() {
 			b.WriteString(l.command(n))
 		}
 	}
 	for _, a := range ns.Addrs {
-		fmt.Fprintf(b, "ip -n %s addr add %s dev %s\n", n, a.CIDR, a.Dev)
+		fmt.Fprintf(b, "ip -n %s addr add %s dev %s", n, a.CIDR, a.Dev)
+		if a.Scope != "" {
+			fmt.Fprintf(b, " scope %s", a.Scope)
+		}
+		b.WriteString("\n")
 	}
 	for _, r := range ns.Routes {
 		fmt.Fprintf(b, "ip -n %s route add %s\n", n, r.String())
@@ -123,13 +127,27 @@ func (ns *Namespace) renderPhase3(b *strings.Builder, peers []*Peer) {
 
 func (l Link) command(ns string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ip -n %s link add", ns)
-	if l.VLAN != nil {
-		fmt.Fprintf(&b, " link %s", l.VLAN.Parent)
+	creator := ns // an ipvlan slave is created by its parent's namespace
+	if l.IPVlan != nil && l.IPVlan.ParentNamespace != "" {
+		creator = l.IPVlan.ParentNamespace
 	}
-	fmt.Fprintf(&b, " %s", l.Name)
+	fmt.Fprintf(&b, "ip -n %s link add", creator)
+	switch {
+	case l.VLAN != nil:
+		fmt.Fprintf(&b, " link %s", l.VLAN.Parent)
+	case l.IPVlan != nil:
+		fmt.Fprintf(&b, " link %s", l.IPVlan.Parent)
+	}
+	name := l.Name
+	if creator != ns && l.IPVlan.CreateAs != "" {
+		name = l.IPVlan.CreateAs
+	}
+	fmt.Fprintf(&b, " %s", name)
 	if l.MTU > 0 {
 		fmt.Fprintf(&b, " mtu %d", l.MTU)
+	}
+	if creator != ns {
+		fmt.Fprintf(&b, " netns %s", ns)
 	}
 	if l.MAC != "" {
 		fmt.Fprintf(&b, " address %s", l.MAC)
@@ -149,6 +167,8 @@ func (l Link) command(ns string) string {
 		}
 	case l.VLAN != nil:
 		fmt.Fprintf(&b, " id %d", l.VLAN.ID)
+	case l.IPVlan != nil:
+		b.WriteString(" mode l2")
 	case l.VXLAN != nil:
 		v := l.VXLAN
 		fmt.Fprintf(&b, " id %d local %s dev %s dstport %d", v.VNI, v.Local, v.Dev, v.Port)
@@ -157,6 +177,12 @@ func (l Link) command(ns string) string {
 		}
 	}
 	b.WriteString("\n")
+	if name != l.Name {
+		fmt.Fprintf(&b, "ip -n %s link set %s name %s\n", ns, name, l.Name)
+	}
+	if l.NoARP {
+		fmt.Fprintf(&b, "ip -n %s link set %s arp off\n", ns, l.Name)
+	}
 	if !l.Down {
 		fmt.Fprintf(&b, "ip -n %s link set %s up\n", ns, l.Name)
 	}
@@ -210,11 +236,17 @@ func (r Rule) String() string {
 // String is the filter as tc filter add's arguments after the device.
 func (f TCFilter) String() string {
 	match := "match u32 0 0"
-	if f.Src != "" {
+	switch {
+	case f.Src != "":
 		match = "match ip src " + f.Src
+	case f.Dst != "":
+		match = "match ip dst " + f.Dst
 	}
 	action := "action vlan pop"
-	if f.PushVLAN != 0 {
+	switch {
+	case f.Redirect != "":
+		action = "action tunnel_key unset pipe action skbedit ptype host pipe action mirred ingress redirect dev " + f.Redirect
+	case f.PushVLAN != 0:
 		action = fmt.Sprintf("action vlan push id %d", f.PushVLAN)
 	}
 	return fmt.Sprintf("%s prio %d protocol %s u32 %s %s", f.Dir, f.Prio, f.Protocol, match, action)

@@ -4,6 +4,7 @@ import (
 	_ "github.com/netlab/netlab/lab/cni"
 	_ "github.com/netlab/netlab/lab/kubeproxy"
 	"github.com/netlab/netlab/lab/topology"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -115,6 +116,8 @@ func TestLoadErrors(t *testing.T) {
 		{"member ENI VLAN taken", "name: t\ncni: {plugin: terway, backend: trunking}\nnodes: [{name: n1}]\ncloud:\n  securityGroups: [{name: sg-a}]\npods:\n  - {name: p, node: n1, securityGroups: [sg-a], vlan: 1027}\n  - {name: q, node: n1, securityGroups: [sg-a], vlan: 1027}\n", []string{"bad.yaml:8: pods[1].vlan: VLAN 1027 is taken by another member ENI on node n1 (fix: give each member ENI of a node its own VLAN)"}, 1},
 		{"VLAN of a pod without member ENI", "name: t\ncni: {plugin: terway, backend: trunking}\nnodes: [{name: n1}]\ncloud:\n  securityGroups: [{name: sg-a}]\npods:\n  - {name: p, node: n1, vlan: 1027}\n", []string{"bad.yaml:7: pods[0].vlan: the pod has no member ENI: it has no securityGroups of its own (fix: give the pod securityGroups (its PodNetworking's), or drop the field)"}, 1},
 		{"VLAN on eni", "name: t\ncni: {plugin: terway, backend: eni}\nnodes: [{name: n1}]\npods:\n  - {name: p, node: n1, vlan: 7}\n", []string{"bad.yaml:5: pods[0].vlan: terway eni gives a pod no member ENI on a VLAN (fix: drop the field, or use a backend with member ENIs (terway trunking))"}, 1},
+		{"terway eBPF datapath", "name: t\ncni: {plugin: terway, backend: ipvlan-ebpf}\nnodes: [{name: n1}]\n", []string{`bad.yaml:2: cni.backend: terway backend "ipvlan-ebpf" is not built: Terway's IPvlan + eBPF runs Cilium's eBPF Service load balancing inside each pod, which netlab does not run; use ipvlan for the IPvlan L2 datapath with the tc ServiceCIDR redirect (fix: terway backends: eniip, eni, trunking, ipvlan)`}, 1},
+		{"terway DataPath V2", "name: t\ncni: {plugin: terway, backend: datapathv2}\nnodes: [{name: n1}]\n", []string{`cni.backend: terway backend "datapathv2" is not built: Terway's DataPath V2 is veth + policy routing with chained Cilium eBPF`}, 1},
 		{"security group twice", "name: t\nnodes: [{name: n1}]\ncloud:\n  securityGroups: [{name: sg-a}, {name: sg-a}]\n", []string{`bad.yaml:4: cloud.securityGroups[1].name: security group "sg-a" is defined twice (fix: give each group its own name)`}, 1},
 		{"security group rule", "name: t\nnodes: [{name: n1}]\ncloud:\n  securityGroups:\n    - name: sg-a\n      ingress:\n        - {priority: 101, action: deny, protocol: icmp, ports: \"80\", cidr: 10.0.0.0/33}\n        - {protocol: tcp, ports: \"90/80\"}\n", []string{
 			"bad.yaml:7: cloud.securityGroups[0].ingress[0].priority: priority 101 is out of range (fix: use 1 (first) to 100)",
@@ -216,5 +219,38 @@ func TestExpectedByBackend(t *testing.T) {
 		if got := p.Expected(topo); got.Result != tc.want || got.When != tc.when {
 			t.Errorf("%s/%s: %s (when %q), want %s (when %q)", tc.backend, tc.mode, got.Result, got.When, tc.want, tc.when)
 		}
+	}
+}
+
+// TestWithKubeProxy: --kube-proxy changes the mode and version and keeps
+// the scenario's options (a Terway cluster's clusterCIDR ""), dropping,
+// with a note, those the new version refuses; a version that takes them
+// all keeps them all.
+func TestWithKubeProxy(t *testing.T) {
+	top, err := topology.Load("s.yaml", []byte("name: t\nkubeProxy: {mode: iptables, version: \"1.31\", clusterCIDR: \"\", masqueradeAll: true, nodePortAddresses: [primary], localhostNodePorts: false}\nnodes: [{name: n1}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := topology.ParseKubeProxy("ipvs@1.24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, notes := top.WithKubeProxy(kp)
+	if got.Mode != "ipvs" || got.Version != "1.24" || got.ClusterCIDR == nil || *got.ClusterCIDR != "" || !got.MasqueradeAll || got.NodePortAddresses != nil || got.LocalhostNodePorts != nil {
+		t.Errorf("merged: %+v", got)
+	}
+	want := []string{ // "primary" is 1.31's, --iptables-localhost-nodeports 1.26's
+		`--kube-proxy ipvs@1.24: the scenario's kubeProxy.nodePortAddresses does not apply to it, dropped`,
+		`--kube-proxy ipvs@1.24: the scenario's kubeProxy.localhostNodePorts does not apply to it, dropped`,
+	}
+	if !slices.Equal(notes, want) {
+		t.Errorf("notes %q, want %q", notes, want)
+	}
+	kp, _ = topology.ParseKubeProxy("nftables@1.33")
+	if got, notes := top.WithKubeProxy(kp); len(notes) != 0 || len(got.NodePortAddresses) != 1 || got.LocalhostNodePorts == nil {
+		t.Errorf("nftables@1.33: %+v, notes %q", got, notes)
+	}
+	if top.KubeProxy.Mode != "iptables" || len(top.KubeProxy.NodePortAddresses) != 1 {
+		t.Errorf("the scenario's own kubeProxy changed: %+v", top.KubeProxy)
 	}
 }

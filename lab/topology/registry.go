@@ -55,6 +55,9 @@ type CNIPluginInfo struct {
 	// VLANBackends are the backends whose pod ENIs are member ENIs on a
 	// VLAN of the node's trunk ENI, which a pod's vlan sets.
 	VLANBackends []string
+	// RefusedBackends are backends the plugin has that netlab does not
+	// build, with the reason.
+	RefusedBackends map[string]string
 }
 
 // Reporter records one problem of a scenario at a line, as every check does:

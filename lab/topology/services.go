@@ -665,3 +665,36 @@ func MatchKubeProxy(pattern string, kp *KubeProxy) (bool, error) {
 	}
 	return have == want, nil
 }
+
+// WithKubeProxy is the scenario's kube-proxy with --kube-proxy's mode and
+// version (kp, from ParseKubeProxy): the scenario's options stay, as a
+// kube-proxy upgrade keeps its flags and configuration (a Terway
+// cluster's clusterCIDR "" above all), except those the new mode or
+// version would refuse: each of those is dropped, and named in the notes.
+func (t *Topology) WithKubeProxy(kp *KubeProxy) (*KubeProxy, []string) {
+	old := t.KubeProxy
+	if old == nil {
+		return kp, nil
+	}
+	merged := *old
+	merged.Mode, merged.Version = kp.Mode, kp.Version
+	var notes []string
+	refused := func(drop func(*KubeProxy), field string) {
+		probe := merged
+		drop(&probe)
+		c := &collector{}
+		validateKubeProxy(c, &Topology{KubeProxy: &merged})
+		before := len(c.ps)
+		c = &collector{}
+		validateKubeProxy(c, &Topology{KubeProxy: &probe})
+		if len(c.ps) < before {
+			notes = append(notes, fmt.Sprintf("--kube-proxy %s@%s: the scenario's kubeProxy.%s does not apply to it, dropped", kp.Mode, kp.Version, field))
+			merged = probe
+		}
+	}
+	refused(func(k *KubeProxy) { k.FeatureGates = nil }, "featureGates")
+	refused(func(k *KubeProxy) { k.NodePortAddresses = nil }, "nodePortAddresses")
+	refused(func(k *KubeProxy) { k.Scheduler = "" }, "scheduler")
+	refused(func(k *KubeProxy) { k.LocalhostNodePorts = nil }, "localhostNodePorts")
+	return &merged, notes
+}

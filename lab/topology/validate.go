@@ -96,6 +96,10 @@ func validateCNI(c *collector, t *Topology) {
 	if pl.Validate != nil {
 		pl.Validate(c.add, &t.CNI)
 	}
+	if why, ok := pl.RefusedBackends[t.CNI.Backend]; ok {
+		c.add(t.CNI.Line, "cni.backend", backendsFix(pl), "%s backend %q is not built: %s", t.CNI.Plugin, t.CNI.Backend, why)
+		return
+	}
 	if !slices.Contains(pl.Backends, t.CNI.Backend) {
 		c.add(t.CNI.Line, "cni.backend", backendsFix(pl), "unknown %s backend %q", t.CNI.Plugin, t.CNI.Backend)
 	}
